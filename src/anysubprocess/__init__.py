@@ -1,0 +1,41 @@
+"""asyncio's subprocess API, with asyncio's semantics, on asyncio, uvloop and trio.
+
+Change ``asyncio.create_subprocess_exec`` to ``anysubprocess.create_subprocess_exec`` and the
+same code runs under any event loop anyio supports.
+"""
+
+from __future__ import annotations
+
+from subprocess import DEVNULL as DEVNULL
+from subprocess import PIPE as PIPE
+from subprocess import STDOUT as STDOUT
+
+from ._create import create_subprocess_exec as create_subprocess_exec
+from ._create import create_subprocess_shell as create_subprocess_shell
+from ._exceptions import IncompleteReadError as IncompleteReadError
+from ._exceptions import LimitOverrunError as LimitOverrunError
+from ._exceptions import TimeoutExpired as TimeoutExpired
+from ._process import Process as Process
+from ._run import run as run
+from ._streams import StreamReader as StreamReader
+from ._streams import StreamWriter as StreamWriter
+
+__all__ = [
+    "DEVNULL",
+    "PIPE",
+    "STDOUT",
+    "IncompleteReadError",
+    "LimitOverrunError",
+    "Process",
+    "StreamReader",
+    "StreamWriter",
+    "TimeoutExpired",
+    "create_subprocess_exec",
+    "create_subprocess_shell",
+    "run",
+]
+
+for _obj in (Process, StreamReader, StreamWriter, create_subprocess_exec, create_subprocess_shell,
+             run):
+    _obj.__module__ = __name__
+del _obj

@@ -1,0 +1,33 @@
+"""The backend adapter: picks the implementation for the running event loop, once per kind."""
+
+from __future__ import annotations
+
+import importlib
+
+import sniffio
+
+from ._base import Backend, ChildProcess, EventLike, ReceivePipe, SendPipe
+
+__all__ = ["Backend", "ChildProcess", "EventLike", "ReceivePipe", "SendPipe", "current_backend"]
+
+_MODULES = {"asyncio": "._asyncio", "trio": "._trio"}
+_cache: dict[str, Backend] = {}
+
+
+def current_backend() -> Backend:
+    """The backend for the event loop running in this thread (``sniffio`` decides)."""
+    name = sniffio.current_async_library()
+    try:
+        return _cache[name]
+    except KeyError:
+        pass
+    try:
+        module_name = _MODULES[name]
+    except KeyError:
+        raise RuntimeError(
+            f"anysubprocess does not support the {name!r} event loop "
+            f"(supported: {', '.join(sorted(_MODULES))})"
+        ) from None
+    backend: Backend = importlib.import_module(module_name, __name__).backend
+    _cache[name] = backend
+    return backend

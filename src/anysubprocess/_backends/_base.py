@@ -1,0 +1,102 @@
+"""The backend contract: what the rest of the package may ask of an event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+__all__ = ["Backend", "ChildProcess", "EventLike", "ReceivePipe", "SendPipe"]
+
+
+class EventLike(Protocol):
+    """The part of ``asyncio.Event`` / ``trio.Event`` we use."""
+
+    def set(self) -> None: ...
+    def is_set(self) -> bool: ...
+    async def wait(self) -> Any: ...
+
+
+class ReceivePipe(Protocol):
+    """The parent's read end of a child's stdout/stderr pipe."""
+
+    @property
+    def fileobj(self) -> Any: ...
+
+    def receive_nowait(self, max_bytes: int) -> bytes | None:
+        """Read what is there without waiting: bytes, ``b""`` at EOF, ``None`` if empty."""
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """Read up to ``max_bytes``; ``b""`` at EOF. Atomic: a cancelled call read nothing."""
+
+    def close(self) -> None:
+        """Close now (waking any task blocked on the pipe with ``ClosedResourceError``)."""
+
+
+class SendPipe(Protocol):
+    """The parent's write end of a child's stdin pipe."""
+
+    @property
+    def fileobj(self) -> Any: ...
+
+    def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
+        """Write without waiting; return how many bytes the pipe took (0 if full).
+
+        Raises ``BrokenPipeError`` (or another ``OSError``) when the child is gone.
+        """
+
+    async def wait_writable(self) -> None:
+        """Wait until ``send_nowait`` can take at least one byte (or will fail)."""
+
+    def close(self) -> None:
+        """Close now (waking any task blocked on the pipe with ``ClosedResourceError``)."""
+
+
+class ChildProcess(Protocol):
+    """A started child process and the parent's ends of its pipes."""
+
+    pid: int
+    stdin: SendPipe | None
+    stdout: ReceivePipe | None
+    stderr: ReceivePipe | None
+
+    def poll(self) -> int | None:
+        """Reap the child if it has exited (never blocks); its returncode, or None."""
+
+    async def wait(self) -> int:
+        """Wait for the child to exit and reap it; any number of tasks may wait at once."""
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the child; ``ProcessLookupError`` once it has been reaped."""
+
+    def signal_group(self, sig: int) -> None:
+        """Signal the child's process group (``ProcessLookupError`` if it has no member)."""
+
+    def close(self) -> None:
+        """Release the OS handles that watch the child (not its pipes)."""
+
+
+class Backend(Protocol):
+    """One event loop's implementation of the contract; chosen once per loop kind."""
+
+    name: str
+
+    async def spawn(
+        self,
+        args: str | bytes | Sequence[Any],
+        *,
+        shell: bool,
+        stdin: Any,
+        stdout: Any,
+        stderr: Any,
+        popen_kwargs: Mapping[str, Any],
+    ) -> ChildProcess:
+        """Start a child (``subprocess.Popen`` semantics; pipes are binary, unbuffered)."""
+
+    def start_background(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn()`` on the loop, outside any caller's cancel scope; it must not raise."""
+
+    def new_event(self) -> EventLike:
+        """A fresh event of the running loop's kind."""
+
+    async def checkpoint(self) -> None:
+        """Yield to the loop once; may raise the loop's cancellation exception."""

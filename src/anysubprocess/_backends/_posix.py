@@ -1,0 +1,293 @@
+"""The POSIX implementation shared by every loop: we own the ``Popen`` and its pipe fds.
+
+A loop module supplies only a :class:`LoopOps` (how to wait on an fd, yield, and start a
+background task); everything here is written once. We do not use the loops' own subprocess
+support: asyncio's forks on the loop thread and holds output twice, uvloop's rejects Popen
+keywords and passes socketpairs as stdio, trio's has different semantics.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import IO, Any, Protocol
+
+import anyio
+import anyio.to_thread
+
+from ._base import EventLike
+
+__all__ = ["FdReceivePipe", "FdSendPipe", "LoopOps", "PopenChild", "PosixBackend"]
+
+
+class LoopOps(Protocol):
+    """What differs between event loops, and nothing else."""
+
+    async def wait_readable(self, fd: int) -> None: ...
+    async def wait_writable(self, fd: int) -> None: ...
+    def notify_closing(self, fd: int) -> None: ...
+    async def checkpoint(self) -> None: ...
+    def start_background(self, fn: Callable[[], Awaitable[None]]) -> None: ...
+    def new_event(self) -> EventLike: ...
+
+
+class FdReceivePipe:
+    """Non-blocking read end: read first, wait for readiness only when the pipe is empty."""
+
+    __slots__ = ("_fd", "_file", "_ops", "_yield_next")
+
+    def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
+        self._file = file
+        self._fd = file.fileno()
+        self._ops = ops
+        # A read that found data without waiting did not yield to the loop. Yield before the
+        # next one, so a child that writes forever cannot starve other tasks (or a timeout).
+        self._yield_next = False
+        os.set_blocking(self._fd, False)
+
+    @property
+    def fileobj(self) -> IO[bytes]:
+        return self._file
+
+    def receive_nowait(self, max_bytes: int) -> bytes | None:
+        if self._fd < 0:
+            raise anyio.ClosedResourceError
+        try:
+            return os.read(self._fd, max_bytes)
+        except BlockingIOError:
+            return None
+
+    async def receive(self, max_bytes: int) -> bytes:
+        ops = self._ops
+        if self._yield_next:
+            self._yield_next = False
+            await ops.checkpoint()  # before the read: a cancellation here loses nothing
+        else:
+            self._yield_next = True
+        while True:
+            fd = self._fd
+            if fd < 0:
+                raise anyio.ClosedResourceError
+            try:
+                return os.read(fd, max_bytes)
+            except BlockingIOError:
+                await ops.wait_readable(fd)
+                self._yield_next = False
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            self._ops.notify_closing(fd)
+            self._file.close()
+
+
+class FdSendPipe:
+    """Non-blocking write end."""
+
+    __slots__ = ("_fd", "_file", "_ops")
+
+    def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
+        self._file = file
+        self._fd = file.fileno()
+        self._ops = ops
+        os.set_blocking(self._fd, False)
+
+    @property
+    def fileobj(self) -> IO[bytes]:
+        return self._file
+
+    def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
+        if self._fd < 0:
+            raise anyio.ClosedResourceError
+        try:
+            return os.write(self._fd, data)
+        except BlockingIOError:
+            return 0
+
+    async def wait_writable(self) -> None:
+        if self._fd < 0:
+            raise anyio.ClosedResourceError
+        await self._ops.wait_writable(self._fd)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            self._ops.notify_closing(fd)
+            self._file.close()
+
+
+def _wait_exited_nowait(pid: int) -> None:
+    """Block (in a worker thread) until ``pid`` has exited, without reaping it.
+
+    ``WNOWAIT`` leaves the zombie for ``Popen.poll`` on the loop thread, so a cancelled,
+    abandoned thread cannot swallow the exit status.
+    """
+    while True:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
+            continue
+        except ChildProcessError:
+            return  # already reaped: poll() will report it
+        return
+
+
+def _open_pidfd(pid: int) -> int:
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is None:  # pragma: no cover - not Linux
+        return -1
+    try:
+        fd: int = pidfd_open(pid)
+    except OSError:  # pragma: no cover - kernel < 5.3, or seccomp
+        return -1
+    return fd
+
+
+class PopenChild:
+    """A ``subprocess.Popen`` watched through a pidfd (Linux) or a ``WNOWAIT`` thread."""
+
+    __slots__ = ("_ops", "_pidfd", "_watching", "pid", "popen", "stderr", "stdin", "stdout")
+
+    def __init__(self, popen: subprocess.Popen[bytes], ops: LoopOps) -> None:
+        self.popen = popen
+        self.pid = popen.pid
+        self._ops = ops
+        self._pidfd = _open_pidfd(popen.pid)
+        self._watching: EventLike | None = None
+        self.stdin = FdSendPipe(popen.stdin, ops) if popen.stdin is not None else None
+        self.stdout = FdReceivePipe(popen.stdout, ops) if popen.stdout is not None else None
+        self.stderr = FdReceivePipe(popen.stderr, ops) if popen.stderr is not None else None
+
+    def poll(self) -> int | None:
+        popen = self.popen
+        rc = popen.returncode
+        if rc is None:
+            rc = popen.poll()
+            if rc is not None and self._watching is None:
+                self._close_pidfd()
+        return rc
+
+    async def wait(self) -> int:
+        while (rc := self.poll()) is None:
+            watching = self._watching
+            if watching is not None:
+                # Another task watches the pidfd (two tasks cannot wait on one fd); it sets
+                # the event when it stops, exited or cancelled, and we look again.
+                await watching.wait()
+                continue
+            event = self._watching = self._ops.new_event()
+            try:
+                if self._pidfd >= 0:
+                    await self._ops.wait_readable(self._pidfd)
+                else:  # pragma: no cover - not Linux
+                    await anyio.to_thread.run_sync(
+                        _wait_exited_nowait, self.pid, abandon_on_cancel=True
+                    )
+            finally:
+                self._watching = None
+                event.set()
+        self._close_pidfd()
+        return rc
+
+    def send_signal(self, sig: int) -> None:
+        # Popen.send_signal silently ignores a reaped child; asyncio raises.
+        if self.popen.returncode is not None:
+            raise ProcessLookupError(f"process {self.pid} has already exited")
+        os.kill(self.pid, sig)
+
+    def signal_group(self, sig: int) -> None:
+        # The group outlives its reaped leader while any member lives; its id cannot be
+        # reused until then, so this stays safe after the leader's exit.
+        os.killpg(self.pid, sig)
+
+    def _close_pidfd(self) -> None:
+        fd, self._pidfd = self._pidfd, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self._watching is None:
+            self._close_pidfd()
+
+
+class PosixBackend:
+    """The backend: :class:`PopenChild` on one loop's :class:`LoopOps`."""
+
+    def __init__(self, name: str, ops: LoopOps) -> None:
+        self.name = name
+        self._ops = ops
+        self.start_background = ops.start_background
+        self.new_event = ops.new_event
+        self.checkpoint = ops.checkpoint
+
+    async def spawn(
+        self,
+        args: str | bytes | Sequence[Any],
+        *,
+        shell: bool,
+        stdin: Any,
+        stdout: Any,
+        stderr: Any,
+        popen_kwargs: Mapping[str, Any],
+    ) -> PopenChild:
+        state = _SpawnState()
+
+        def start() -> subprocess.Popen[bytes]:
+            popen = subprocess.Popen(
+                args,
+                shell=shell,
+                stdin=stdin,
+                stdout=stdout,
+                stderr=stderr,
+                bufsize=0,
+                universal_newlines=False,
+                **popen_kwargs,
+            )
+            with state.lock:
+                if not state.abandoned:
+                    state.popen = popen
+                    return popen
+            _kill_and_reap(popen)  # the caller was cancelled while we forked
+            return popen
+
+        # fork/exec runs in a worker thread so the loop keeps ticking while children start
+        # (asyncio forks on the loop thread). If the caller is cancelled meanwhile, whoever
+        # of the two sides comes second kills and reaps the child: it never leaks.
+        try:
+            popen = await anyio.to_thread.run_sync(start, abandon_on_cancel=True)
+        except BaseException:
+            with state.lock:
+                state.abandoned = True
+                orphan = state.popen
+            if orphan is not None:
+                _kill_and_reap(orphan)
+            raise
+        return PopenChild(popen, self._ops)
+
+
+class _SpawnState:
+    __slots__ = ("abandoned", "lock", "popen")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.abandoned = False
+        self.popen: subprocess.Popen[bytes] | None = None
+
+
+def _kill_and_reap(popen: subprocess.Popen[bytes]) -> None:
+    """Dispose of a child nobody will own. SIGKILL ends it within milliseconds."""
+    for pipe in (popen.stdin, popen.stdout, popen.stderr):
+        if pipe is not None:
+            pipe.close()
+    popen.kill()
+    try:
+        popen.wait(timeout=1.0)
+    except subprocess.TimeoutExpired:  # pragma: no cover - stuck in the kernel (D state)
+        pass  # Popen.__del__ puts it on subprocess's list of children to reap later
+
+
+if sys.platform == "win32":  # pragma: no cover
+    raise ImportError("anysubprocess supports POSIX only for now (see docs/design.md)")

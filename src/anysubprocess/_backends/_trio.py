@@ -1,0 +1,46 @@
+"""LoopOps for trio: its public low-level API, with trio's resource errors mapped to anyio's."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import anyio
+import trio
+import trio.lowlevel
+
+from ._posix import PosixBackend
+
+__all__ = ["backend"]
+
+
+class TrioOps:
+    new_event = staticmethod(trio.Event)
+    checkpoint = staticmethod(trio.lowlevel.checkpoint)
+    notify_closing = staticmethod(trio.lowlevel.notify_closing)
+
+    @staticmethod
+    async def wait_readable(fd: int) -> None:
+        try:
+            await trio.lowlevel.wait_readable(fd)
+        except trio.ClosedResourceError as exc:
+            raise anyio.ClosedResourceError from exc
+        except trio.BusyResourceError as exc:
+            raise anyio.BusyResourceError("reading from") from exc
+
+    @staticmethod
+    async def wait_writable(fd: int) -> None:
+        try:
+            await trio.lowlevel.wait_writable(fd)
+        except trio.ClosedResourceError as exc:
+            raise anyio.ClosedResourceError from exc
+        except trio.BusyResourceError as exc:
+            raise anyio.BusyResourceError("writing to") from exc
+
+    @staticmethod
+    def start_background(fn: Callable[[], Awaitable[None]]) -> None:
+        # A system task: not tied to the caller's nursery or cancel scope, like asyncio's
+        # transports flushing after the writer's coroutine has moved on.
+        trio.lowlevel.spawn_system_task(fn)
+
+
+backend = PosixBackend("trio", TrioOps())

@@ -1,0 +1,593 @@
+"""StreamReader (the one read buffer) and StreamWriter, mirroring asyncio's stream classes."""
+
+from __future__ import annotations
+
+import io
+from asyncio import IncompleteReadError, LimitOverrunError
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import anyio
+
+from ._backends import Backend, EventLike, ReceivePipe, SendPipe
+
+__all__ = ["StreamReader", "StreamWriter"]
+
+_DEFAULT_LIMIT = 2**16  # asyncio.streams._DEFAULT_LIMIT
+_CHUNK = 2**16  # one pipe's worth: the most a read from a default Linux pipe returns
+_HIGH_WATER = 2**16  # asyncio's default write-buffer limits for pipe transports
+_LOW_WATER = 2**14
+
+
+def _busy(func_name: str) -> RuntimeError:
+    return RuntimeError(
+        f"{func_name}() called while another coroutine is already waiting for incoming data"
+    )
+
+
+class StreamReader:
+    """Mirrors :class:`asyncio.StreamReader`.
+
+    Data is pulled from the pipe only when a read needs it, so the buffer never holds more
+    than about ``limit`` plus one pipe read unless asked to (``readexactly(n)``, ``read()``),
+    and the pipe back-pressures the child. Every read keeps what it has taken in the reader
+    until it returns, so a cancelled read loses nothing: the next read sees the same bytes.
+    Without a pipe (``StreamReader()``) it is fed by :meth:`feed_data` / :meth:`feed_eof`,
+    as asyncio's is in tests.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_acc",
+        "_buf",
+        "_eof",
+        "_exception",
+        "_limit",
+        "_pos",
+        "_reading",
+        "_source",
+        "_waiter",
+        "_waiter_exc",
+    )
+
+    def __init__(self, limit: int = _DEFAULT_LIMIT, *, _source: ReceivePipe | None = None) -> None:
+        if limit <= 0:
+            raise ValueError("Limit cannot be <= 0")
+        self._limit = limit
+        # Unread bytes are self._buf[self._pos:]; lines are sliced out without moving the rest.
+        self._buf = b""
+        self._pos = 0
+        # Bytes collected by a read() to EOF that has not returned yet (cancelled, say).
+        self._acc: io.BytesIO | None = None
+        self._eof = False
+        self._exception: BaseException | None = None
+        self._source = _source
+        self._reading = False
+        self._waiter: EventLike | None = None
+        self._waiter_exc: BaseException | None = None
+
+    def __repr__(self) -> str:
+        info = ["StreamReader"]
+        n = self._buffered()
+        if n:
+            info.append(f"{n} bytes")
+        if self._eof:
+            info.append("eof")
+        if self._limit != _DEFAULT_LIMIT:
+            info.append(f"limit={self._limit}")
+        if self._reading:
+            info.append("reading")
+        if self._exception is not None:
+            info.append(f"exception={self._exception!r}")
+        return "<{}>".format(" ".join(info))
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _buffered(self) -> int:
+        n = len(self._buf) - self._pos
+        if self._acc is not None:
+            n += self._acc.tell()
+        return n
+
+    def _fold(self) -> None:
+        """Put what a cancelled read() collected back in front of the buffer."""
+        acc = self._acc
+        if acc is not None:
+            self._acc = None
+            self._buf = acc.getvalue() + self._buf[self._pos :]
+            self._pos = 0
+
+    def _peek(self) -> bytes:
+        """Everything buffered, without consuming it (for ``TimeoutExpired.output``)."""
+        rest = self._buf[self._pos :]
+        if self._acc is not None:
+            return self._acc.getvalue() + rest
+        return rest
+
+    def _append(self, data: bytes) -> None:
+        if self._pos == len(self._buf):
+            self._buf = data
+        else:
+            self._buf = self._buf[self._pos :] + data
+        self._pos = 0
+
+    def _set_eof(self) -> None:
+        self._eof = True
+        source, self._source = self._source, None
+        if source is not None:
+            source.close()  # free the fd as soon as it has nothing more to give
+
+    def _close(self) -> None:
+        """Close the pipe (Process cleanup); buffered bytes stay readable, then EOF."""
+        self._set_eof()
+
+    # -- asyncio's feeding API -----------------------------------------------------------
+
+    def exception(self) -> BaseException | None:
+        return self._exception
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._exception = exc
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            self._waiter_exc = exc
+            waiter.set()
+
+    def _wakeup_waiter(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.set()
+
+    def feed_data(self, data: bytes | bytearray | memoryview) -> None:
+        assert not self._eof, "feed_data after feed_eof"
+        if not data:
+            return
+        self._append(bytes(data))
+        self._wakeup_waiter()
+
+    def feed_eof(self) -> None:
+        self._eof = True
+        self._wakeup_waiter()
+
+    def at_eof(self) -> bool:
+        """Return True if the buffer is empty and EOF was reached."""
+        if not self._eof and self._source is not None and self._buffered() == 0:
+            # asyncio learns of EOF in the background; we look now, without blocking.
+            data = self._source.receive_nowait(_CHUNK)
+            if data == b"":
+                self._set_eof()
+            elif data:
+                self._append(data)
+        return self._eof and self._buffered() == 0
+
+    async def _wait_for_data(self, func_name: str) -> None:
+        """Get more bytes into the buffer (or reach EOF): pull from the pipe, or await a feed."""
+        if self._reading:
+            raise _busy(func_name)
+        assert not self._eof, "_wait_for_data after EOF"
+        self._reading = True
+        try:
+            source = self._source
+            if source is not None:
+                data = await source.receive(_CHUNK)
+                if data:
+                    self._append(data)
+                else:
+                    self._set_eof()
+            else:
+                waiter = self._waiter = anyio.Event()
+                try:
+                    await waiter.wait()
+                finally:
+                    self._waiter = None
+                exc, self._waiter_exc = self._waiter_exc, None
+                if exc is not None:
+                    raise exc
+        finally:
+            self._reading = False
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def readline(self) -> bytes:
+        """Mirrors :meth:`asyncio.StreamReader.readline`."""
+        buf = self._buf
+        pos = self._pos
+        end = buf.find(b"\n", pos) + 1
+        if 0 < end <= pos + self._limit + 1 and self._exception is None and self._acc is None:
+            self._pos = end  # fast path: a whole line is buffered
+            return buf[pos:end]
+        try:
+            return await self.readuntil(b"\n")
+        except IncompleteReadError as e:
+            return e.partial
+        except LimitOverrunError as e:
+            # asyncio drops the overlong line (or the whole buffer) and raises ValueError.
+            start = self._pos
+            if self._buf.startswith(b"\n", start + e.consumed):
+                self._pos = start + e.consumed + 1
+            else:
+                self._buf = b""
+                self._pos = 0
+            raise ValueError(e.args[0]) from None
+
+    async def readuntil(self, separator: bytes | tuple[bytes, ...] = b"\n") -> bytes:
+        """Mirrors :meth:`asyncio.StreamReader.readuntil` of Python 3.13 on every Python.
+
+        Only a ``tuple`` is a set of separators (as in asyncio).
+        """
+        seps: list[Any]
+        seps = sorted(separator, key=len) if isinstance(separator, tuple) else [separator]
+        if not seps:
+            raise ValueError("Separator should contain at least one element")
+        min_seplen = len(seps[0])
+        max_seplen = len(seps[-1])
+        if min_seplen == 0:
+            raise ValueError("Separator should be at least one-byte string")
+        if self._exception is not None:
+            raise self._exception
+        self._fold()
+
+        # `offset` bytes from self._pos on are known to hold no separator.
+        offset = 0
+        while True:
+            buf = self._buf
+            pos = self._pos
+            buflen = len(buf) - pos
+            if buflen - offset >= min_seplen:
+                match_start = match_end = -1
+                for sep in seps:
+                    isep = buf.find(sep, pos + offset)
+                    if isep != -1:
+                        end = isep + len(sep)
+                        if match_end == -1 or end < match_end:
+                            match_end = end
+                            match_start = isep
+                if match_end != -1:
+                    break
+                offset = max(0, buflen + 1 - max_seplen)
+                if offset > self._limit:
+                    raise LimitOverrunError(
+                        "Separator is not found, and chunk exceed the limit", offset
+                    )
+            if self._eof:
+                chunk = buf[pos:]
+                self._buf = b""
+                self._pos = 0
+                raise IncompleteReadError(chunk, None)
+            await self._wait_for_data("readuntil")
+
+        if match_start - pos > self._limit:
+            raise LimitOverrunError(
+                "Separator is found, but chunk is longer than limit", match_start - pos
+            )
+        self._pos = match_end
+        return buf[pos:match_end]
+
+    async def read(self, n: int = -1) -> bytes:
+        """Mirrors :meth:`asyncio.StreamReader.read`."""
+        if self._exception is not None:
+            raise self._exception
+        if n == 0:
+            return b""
+        if n < 0:
+            return await self._read_to_eof()
+        self._fold()
+        if self._pos == len(self._buf) and not self._eof:
+            source = self._source
+            if source is not None:
+                # Nothing buffered: hand the pipe's bytes straight to the caller, no copy.
+                if self._reading:
+                    raise _busy("read")
+                self._reading = True
+                try:
+                    data = await source.receive(n)
+                finally:
+                    self._reading = False
+                if not data:
+                    self._set_eof()
+                return data
+            await self._wait_for_data("read")
+        buf = self._buf
+        pos = self._pos
+        end = min(pos + n, len(buf))
+        self._pos = end
+        return buf[pos:end]
+
+    async def _read_to_eof(self) -> bytes:
+        # Collect into a BytesIO kept on the reader: getvalue() hands over its buffer without
+        # a copy, so collecting N bytes costs about N of memory (asyncio's list + join: 2N),
+        # and a cancellation leaves the bytes here for the next read.
+        acc = self._acc
+        if acc is None:
+            acc = self._acc = io.BytesIO()
+        if self._pos < len(self._buf):
+            acc.write(memoryview(self._buf)[self._pos :])
+        self._buf = b""
+        self._pos = 0
+        while not self._eof:
+            source = self._source
+            if source is not None:
+                if self._reading:
+                    raise _busy("read")
+                self._reading = True
+                try:
+                    data = await source.receive(_CHUNK)
+                finally:
+                    self._reading = False
+                if data:
+                    acc.write(data)
+                else:
+                    self._set_eof()
+            else:
+                await self._wait_for_data("read")
+                acc.write(self._buf)
+                self._buf = b""
+                self._pos = 0
+        self._acc = None
+        return acc.getvalue()
+
+    async def readexactly(self, n: int) -> bytes:
+        """Mirrors :meth:`asyncio.StreamReader.readexactly`."""
+        if n < 0:
+            raise ValueError("readexactly size can not be less than zero")
+        if self._exception is not None:
+            raise self._exception
+        if n == 0:
+            return b""
+        self._fold()
+        while len(self._buf) - self._pos < n:
+            if self._eof:
+                incomplete = self._buf[self._pos :]
+                self._buf = b""
+                self._pos = 0
+                raise IncompleteReadError(incomplete, n)
+            await self._wait_for_data("readexactly")
+        pos = self._pos
+        self._pos = pos + n
+        return self._buf[pos : pos + n]
+
+    def __aiter__(self) -> StreamReader:
+        return self
+
+    async def __anext__(self) -> bytes:
+        buf = self._buf
+        pos = self._pos
+        end = buf.find(b"\n", pos) + 1
+        if 0 < end <= pos + self._limit + 1 and self._exception is None and self._acc is None:
+            self._pos = end
+            return buf[pos:end]
+        line = await self.readline()
+        if line == b"":
+            raise StopAsyncIteration
+        return line
+
+    # -- extension ---------------------------------------------------------------------------
+
+    def lines(self, *, overlong: Literal["raise", "split"] = "raise") -> AsyncIterator[bytes]:
+        """Iterate over lines without ever discarding data (unlike ``readline``).
+
+        A line longer than ``limit`` (not counting its ``\\n``) is handled by ``overlong``:
+
+        * ``"raise"``: raise :exc:`asyncio.LimitOverrunError` and leave the bytes in the
+          buffer, so the caller can still ``read()`` them (``readline`` throws them away).
+        * ``"split"``: yield it in pieces of ``limit`` bytes; the last piece holds the rest
+          and the ``b"\\n"``.
+
+        The last line may lack its newline; iteration ends at EOF.
+        """
+        if overlong not in ("raise", "split"):
+            raise ValueError(f"overlong must be 'raise' or 'split', not {overlong!r}")
+        return _LineIterator(self, overlong == "split")
+
+
+class _LineIterator:
+    """The iterator behind :meth:`StreamReader.lines` (a class, so nothing needs aclose())."""
+
+    __slots__ = ("_reader", "_split")
+
+    def __init__(self, reader: StreamReader, split: bool) -> None:
+        self._reader = reader
+        self._split = split
+
+    def __aiter__(self) -> _LineIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        reader = self._reader
+        try:
+            return await reader.readuntil(b"\n")
+        except IncompleteReadError as e:
+            if e.partial:
+                return e.partial
+            raise StopAsyncIteration from None
+        except LimitOverrunError:
+            if not self._split:
+                raise
+        return await reader.readexactly(reader._limit)
+
+
+class StreamWriter:
+    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin.
+
+    ``write()`` hands bytes to the pipe at once; what the pipe cannot take yet is flushed by a
+    background task, so data flows without ``drain()`` and ``close()`` delivers every byte,
+    as with asyncio's transports. ``drain()`` is the back-pressure point: it waits while more
+    than 64 KiB are buffered, until 16 KiB or less remain.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_backend",
+        "_closed",
+        "_closed_event",
+        "_closing",
+        "_drain_waiter",
+        "_exc",
+        "_flushing",
+        "_pending",
+        "_pipe",
+    )
+
+    def __init__(self, pipe: SendPipe, backend: Backend) -> None:
+        self._pipe = pipe
+        self._backend = backend
+        self._pending = bytearray()
+        self._flushing = False
+        self._closing = False  # close() or write_eof() was called
+        self._closed = False  # the pipe is closed
+        self._exc: BaseException | None = None  # the error that broke the pipe
+        self._drain_waiter: EventLike | None = None
+        self._closed_event: EventLike | None = None
+
+    def __repr__(self) -> str:
+        info = ["StreamWriter"]
+        if self._pending:
+            info.append(f"{len(self._pending)} bytes pending")
+        if self._closed:
+            info.append("closed")
+        elif self._closing:
+            info.append("closing")
+        if self._exc is not None:
+            info.append(f"exception={self._exc!r}")
+        return "<{}>".format(" ".join(info))
+
+    @property
+    def transport(self) -> None:
+        """asyncio's transport object; there is none here (``None``)."""
+        return None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """``"pipe"`` is the pipe's file object, as in asyncio; other names give ``default``."""
+        if name == "pipe":
+            return self._pipe.fileobj
+        return default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.write`: never blocks, never raises on a broken
+        pipe (``drain()`` reports it); after ``close()`` the bytes are dropped, as in asyncio.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
+        if isinstance(data, memoryview) and data.itemsize != 1:
+            data = data.cast("B")
+        if not data or self._closing or self._exc is not None:
+            return
+        if not self._pending:
+            try:
+                n = self._pipe.send_nowait(data)
+            except (OSError, anyio.ClosedResourceError) as exc:
+                self._fail(exc)
+                return
+            if n == len(data):
+                return
+            data = memoryview(data)[n:]
+        self._pending += data
+        if not self._flushing:
+            self._flushing = True
+            self._backend.start_background(self._flush)
+
+    def writelines(self, data: Any) -> None:
+        for chunk in data:
+            self.write(chunk)
+
+    async def _flush(self) -> None:
+        pipe = self._pipe
+        pending = self._pending
+        try:
+            while pending and self._exc is None and not self._closed:
+                try:
+                    await pipe.wait_writable()
+                    with memoryview(pending) as view:
+                        n = pipe.send_nowait(view)
+                except (OSError, anyio.ClosedResourceError) as exc:
+                    self._fail(exc)
+                    break
+                del pending[:n]
+                if len(pending) <= _LOW_WATER:
+                    self._wake_drain()
+        except Exception as exc:  # pragma: no cover - a bug; never crash the loop
+            self._fail(exc)
+        finally:
+            self._flushing = False
+            self._wake_drain()
+            if self._closing and not self._closed:
+                self._close_pipe()
+
+    def _wake_drain(self) -> None:
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None:
+            waiter.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, anyio.ClosedResourceError):
+            exc = BrokenPipeError("the pipe was closed")
+        if self._exc is None:
+            self._exc = exc
+        self._pending.clear()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        self._closing = True
+        if not self._closed:
+            self._closed = True
+            self._pipe.close()
+        self._wake_drain()
+        event = self._closed_event
+        if event is not None:
+            event.set()
+
+    def _abort(self) -> None:
+        """Drop unsent bytes and close now (the child is gone, or the Process is closing)."""
+        self._pending.clear()
+        self._close_pipe()
+
+    async def drain(self) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.drain`.
+
+        Waits while more than 64 KiB wait to be written. A cancelled ``drain()`` loses no
+        bytes. Raises ``BrokenPipeError`` (or the pipe's ``OSError``) once the child has
+        closed its stdin, and ``ConnectionResetError`` after a ``close()`` has completed.
+        """
+        while True:
+            if self._exc is not None:
+                raise self._exc
+            if self._closed:
+                raise ConnectionResetError("Connection lost")
+            if len(self._pending) <= _HIGH_WATER or not self._flushing:
+                return
+            waiter = self._drain_waiter
+            if waiter is None:
+                waiter = self._drain_waiter = self._backend.new_event()
+            await waiter.wait()  # set at <= 16 KiB left, or when flushing stops
+
+    def close(self) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.close`: the pipe closes once buffered bytes
+        are written (or the child is gone)."""
+        if self._closing:
+            return
+        self._closing = True
+        if not self._flushing:
+            self._close_pipe()
+
+    def is_closing(self) -> bool:
+        return self._closing or self._exc is not None
+
+    async def wait_closed(self) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.wait_closed`; raises the error that broke the
+        pipe, if any. Safe to cancel and call again."""
+        while not self._closed:
+            event = self._closed_event
+            if event is None:
+                event = self._closed_event = self._backend.new_event()
+            await event.wait()
+        if self._exc is not None:
+            raise self._exc
+
+    def write_eof(self) -> None:
+        """For a pipe, the same as :meth:`close` (as in asyncio)."""
+        self.close()
+
+    def can_write_eof(self) -> bool:
+        return True
