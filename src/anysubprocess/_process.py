@@ -95,10 +95,20 @@ class Process:
         after that many seconds; the process keeps running.
         """
         if timeout is None:
-            return await self._child.wait()
+            return await self._wait()
         with anyio.move_on_after(timeout):
-            return await self._child.wait()
+            return await self._wait()
         raise TimeoutExpired(self._args, timeout)
+
+    async def _wait(self) -> int:
+        rc = await self._child.wait()
+        # Like asyncio's transports, which read pipes in the background and close them at
+        # EOF: take what the dead child left in its pipes (at most a pipe's worth each)
+        # and free the fds, unless something else still holds the write ends.
+        for reader in (self.stdout, self.stderr):
+            if reader is not None:
+                reader._pull_nowait(16)
+        return rc
 
     async def communicate(
         self, input: bytes | bytearray | memoryview | None = None, *, timeout: float | None = None
@@ -155,7 +165,7 @@ class Process:
             out = await stdout.read()
         elif stderr is not None:
             err = await stderr.read()
-        await self._child.wait()
+        await self._wait()
         if stdin is not None and not stdin._closed:
             # The child has exited; a grandchild holding stdin is not ours to feed.
             stdin._abort()
@@ -275,7 +285,7 @@ class Process:
                     self.stdout._close()
                 if self.stderr is not None:
                     self.stderr._close()
-                await self._child.wait()
+                await self._wait()
                 if self.stdin is not None and not self.stdin._closed:
                     self.stdin._abort()  # only a grandchild could still read it
                 return

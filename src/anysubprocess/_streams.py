@@ -151,14 +151,25 @@ class StreamReader:
 
     def at_eof(self) -> bool:
         """Return True if the buffer is empty and EOF was reached."""
-        if not self._eof and self._source is not None and self._buffered() == 0:
+        if self._buffered() == 0:
             # asyncio learns of EOF in the background; we look now, without blocking.
-            data = self._source.receive_nowait(_CHUNK)
-            if data == b"":
-                self._set_eof()
-            elif data:
-                self._append(data)
+            self._pull_nowait(1)
         return self._eof and self._buffered() == 0
+
+    def _pull_nowait(self, max_chunks: int) -> None:
+        """Take what the pipe holds now (up to ``max_chunks`` reads) without waiting; close
+        the pipe at EOF. Not while a read is waiting on the pipe: it will see EOF itself."""
+        source = self._source
+        if source is None or self._reading or self._eof:
+            return
+        for _ in range(max_chunks):
+            data = source.receive_nowait(_CHUNK)
+            if data is None:
+                return
+            if not data:
+                self._set_eof()
+                return
+            self._append(data)
 
     async def _wait_for_data(self, func_name: str) -> None:
         """Get more bytes into the buffer (or reach EOF): pull from the pipe, or await a feed."""

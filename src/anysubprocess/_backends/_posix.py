@@ -195,7 +195,7 @@ class PopenChild:
     def send_signal(self, sig: int) -> None:
         # Popen.send_signal silently ignores a reaped child; asyncio raises.
         if self.popen.returncode is not None:
-            raise ProcessLookupError(f"process {self.pid} has already exited")
+            raise ProcessLookupError  # bare, as asyncio raises it
         os.kill(self.pid, sig)
 
     def signal_group(self, sig: int) -> None:
@@ -235,7 +235,7 @@ class PosixBackend:
     ) -> PopenChild:
         state = _SpawnState()
 
-        def start() -> subprocess.Popen[bytes]:
+        def start() -> None:
             popen = subprocess.Popen(
                 args,
                 shell=shell,
@@ -249,22 +249,26 @@ class PosixBackend:
             with state.lock:
                 if not state.abandoned:
                     state.popen = popen
-                    return popen
+                    return
             _kill_and_reap(popen)  # the caller was cancelled while we forked
-            return popen
 
         # fork/exec runs in a worker thread so the loop keeps ticking while children start
         # (asyncio forks on the loop thread). If the caller is cancelled meanwhile, whoever
-        # of the two sides comes second kills and reaps the child: it never leaks.
+        # of the two sides comes second kills and reaps the child: it never leaks. The
+        # Popen travels in `state`, not as the thread's result: a finished future may be
+        # kept alive by the thread pool, and nothing may outlive the Process (its __del__
+        # warns about a child never waited for).
         try:
-            popen = await anyio.to_thread.run_sync(start, abandon_on_cancel=True)
+            await anyio.to_thread.run_sync(start, abandon_on_cancel=True)
         except BaseException:
             with state.lock:
                 state.abandoned = True
-                orphan = state.popen
+                orphan, state.popen = state.popen, None
             if orphan is not None:
                 _kill_and_reap(orphan)
             raise
+        popen, state.popen = state.popen, None
+        assert popen is not None
         return PopenChild(popen, self._ops)
 
 
