@@ -1,0 +1,542 @@
+"""Benchmark anysubprocess against stdlib asyncio, uvloop, anyio, trio and a blocking floor.
+
+    python bench/run.py [--quick] [--repeats N] [--workloads a,b] [--impls x,y]
+                        [--json PATH] [--markdown] [--cpu N]
+
+Every sample runs in a fresh worker process (bench/_worker.py) pinned to one CPU. Within
+each repeat the implementations take turns on a workload (round-robin, in a rotated order),
+so slow drifts in machine load hit all of them alike. The report gives, per workload and
+implementation, the median over repeats, the min-max spread and the ratio to stdlib asyncio
+measured in the same run (asyncio's median time / the implementation's: higher is faster).
+See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+# Run as a script: Python puts bench/ first on sys.path, so the sibling module imports.
+from _impls import IMPLEMENTATIONS, WORKLOADS, MiB, Workload
+
+BENCH_DIR = Path(__file__).resolve().parent
+
+WORKER = BENCH_DIR / "_worker.py"
+BASELINE = "asyncio"
+QUICK_REPEATS = 3
+DEFAULT_REPEATS = 5
+
+# Short column names for the summary table.
+SHORT = {
+    "asyncio": "asyncio",
+    "uvloop": "uvloop",
+    "anyio_asyncio": "anyio/aio",
+    "anyio_trio": "anyio/trio",
+    "trio": "trio",
+    "floor": "floor",
+    "asp_asyncio": "asp/aio",
+    "asp_uvloop": "asp/uvloop",
+    "asp_trio": "asp/trio",
+}
+
+
+@dataclass
+class Sample:
+    repeat: int
+    workload: str
+    impl: str
+    size: int
+    value: float | None  # None: the worker failed
+    wall: float  # seconds the worker process took, start to exit
+    error: str | None = None
+
+
+@dataclass
+class Stats:
+    n: int  # successful samples; 0: every sample failed, and the values are None
+    median: float | None
+    min: float | None
+    max: float | None
+    ratio: float | None  # time workloads: baseline median / this median
+    ratio_min: float | None  # min and max of the per-repeat paired ratios
+    ratio_max: float | None
+    errors: int
+
+
+# -- running ---------------------------------------------------------------------------------
+
+
+def run_sample(
+    impl: str, workload: str, size: int, cpu: int, warmup: bool, timeout: float
+) -> tuple[float, str | None]:
+    """Run one worker; return (value, None) or (nan, error message)."""
+    cmd = [sys.executable, str(WORKER), impl, workload, str(size), "--cpu", str(cpu)]
+    if not warmup:
+        cmd.append("--no-warmup")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return float("nan"), f"timed out after {timeout:g} s"
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
+        return float("nan"), lines[-1]
+    try:
+        return float(json.loads(proc.stdout.strip().splitlines()[-1])["value"]), None
+    except (ValueError, KeyError, IndexError) as exc:
+        return float("nan"), f"bad worker output {proc.stdout!r}: {exc}"
+
+
+def rotated(items: Sequence[str], k: int) -> list[str]:
+    k %= max(len(items), 1)
+    return [*items[k:], *items[:k]]
+
+
+@dataclass(frozen=True)
+class Config:
+    repeats: int
+    cpu: int  # -1: no pinning
+    warmup: bool
+    timeout: float
+
+
+def collect(
+    workloads: Sequence[Workload],
+    impls: Sequence[str],
+    sizes: dict[str, int],
+    config: Config,
+) -> list[Sample]:
+    """Take every sample: per repeat, per workload, each implementation in turn."""
+    plan = [
+        (r, w, impl)
+        for r in range(config.repeats)
+        for w in workloads
+        for impl in rotated(impls, r)
+        if IMPLEMENTATIONS[impl].supports(w.name)
+    ]
+    samples: list[Sample] = []
+    started = time.monotonic()
+    for i, (r, w, impl) in enumerate(plan, 1):
+        t0 = time.monotonic()
+        value, error = run_sample(
+            impl, w.name, sizes[w.name], config.cpu, config.warmup, config.timeout
+        )
+        wall = time.monotonic() - t0
+        samples.append(
+            Sample(r, w.name, impl, sizes[w.name], None if error else value, wall, error)
+        )
+        elapsed = time.monotonic() - started
+        eta = elapsed / i * (len(plan) - i)
+        shown = f"ERROR {error}" if error else format_value(w, value)
+        print(
+            f"[{i:>4}/{len(plan)} r{r + 1} eta {eta:4.0f}s] {w.name:<16} {impl:<13} {shown}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return samples
+
+
+# -- statistics ------------------------------------------------------------------------------
+
+
+def summarize(samples: Sequence[Sample], workload: Workload, impl: str) -> Stats | None:
+    mine = {s.repeat: s for s in samples if s.workload == workload.name and s.impl == impl}
+    values = [s.value for s in mine.values() if s.value is not None]
+    errors = sum(1 for s in mine.values() if s.value is None)
+    if not values:
+        return Stats(0, None, None, None, None, None, None, errors) if errors else None
+    median = statistics.median(values)
+    ratio = ratio_min = ratio_max = None
+    if workload.kind == "time":
+        base = {
+            s.repeat: s.value
+            for s in samples
+            if s.workload == workload.name and s.impl == BASELINE and s.value is not None
+        }
+        if base:
+            ratio = statistics.median(base.values()) / median
+            paired = [base[r] / s.value for r, s in mine.items() if r in base and s.value]
+            if paired:
+                ratio_min, ratio_max = min(paired), max(paired)
+    return Stats(len(values), median, min(values), max(values), ratio, ratio_min, ratio_max, errors)
+
+
+# -- formatting ------------------------------------------------------------------------------
+
+
+def format_size(workload: Workload, size: int) -> str:
+    if workload.unit == "bytes":
+        return f"{size / MiB:g} MiB"
+    return f"{size:,} {workload.unit}"
+
+
+def format_value(workload: Workload, value: float) -> str:
+    if workload.kind == "time":
+        return f"{value:.4f} s"
+    if workload.kind == "memory":
+        return f"{value:.3f} N"
+    return f"{value:.1f} ms"
+
+
+def kind_legend(workload: Workload) -> str:
+    return {
+        "time": "Seconds, lower is better; ratio = asyncio's median / this median, higher is faster.",
+        "memory": "Peak RSS increase of the worker / N, lower is better.",
+        "stall": "Worst lateness of the ticker in ms, lower is better.",
+    }[workload.kind]
+
+
+def render_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], markdown: bool, *, text_columns: int = 1
+) -> str:
+    """A markdown or plain-text table; the first ``text_columns`` are left-aligned text,
+    the rest right-aligned numbers."""
+    left = [i < text_columns for i in range(len(headers))]
+    if markdown:
+        lines = [
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join(":---" if lft else "---:" for lft in left) + "|",
+        ]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(c) for c in col) for col in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            c.ljust(w) if lft else c.rjust(w) for c, w, lft in zip(cells, widths, left, strict=True)
+        ]
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def heading(text: str, markdown: bool, level: int = 2) -> str:
+    if markdown:
+        return "#" * level + " " + text
+    return f"{text}\n{'=' * len(text)}" if level == 1 else f"{text}\n{'-' * len(text)}"
+
+
+def workload_table(
+    samples: Sequence[Sample], workload: Workload, impls: Sequence[str], markdown: bool
+) -> str:
+    timed = workload.kind == "time"
+    unit = {"time": "s", "memory": "N", "stall": "ms"}[workload.kind]
+    headers = ["implementation", f"median {unit}", f"min-max {unit}"]
+    if timed:
+        headers += ["ratio vs asyncio", "paired ratio min-max"]
+    digits = {"time": 4, "memory": 3, "stall": 1}[workload.kind]
+    rows = []
+    for impl in impls:
+        st = summarize(samples, workload, impl)
+        if st is None:
+            rows.append([impl, "-", "-", *(["-", "-"] if timed else [])])
+            continue
+        if st.n == 0:
+            rows.append([impl, "error", "-", *(["-", "-"] if timed else [])])
+            continue
+        assert st.median is not None
+        assert st.min is not None
+        assert st.max is not None
+        row = [impl, f"{st.median:.{digits}f}", f"{st.min:.{digits}f}-{st.max:.{digits}f}"]
+        if timed:
+            row.append(f"{st.ratio:.2f}" if st.ratio is not None else "-")
+            row.append(
+                f"{st.ratio_min:.2f}-{st.ratio_max:.2f}" if st.ratio_min is not None else "-"
+            )
+        if st.errors:
+            row[0] += f" ({st.errors} failed)"
+        rows.append(row)
+    return render_table(headers, rows, markdown)
+
+
+def summary_table(
+    samples: Sequence[Sample], workloads: Sequence[Workload], impls: Sequence[str], markdown: bool
+) -> str:
+    headers = ["workload", *(SHORT.get(i, i) for i in impls)]
+    rows = []
+    for w in workloads:
+        label = {"time": w.name, "memory": f"{w.name} (peak/N)", "stall": f"{w.name} (ms)"}[w.kind]
+        row = [label]
+        for impl in impls:
+            st = summarize(samples, w, impl)
+            if st is None:
+                row.append("-")
+            elif st.n == 0:
+                row.append("error")
+            elif w.kind == "time":
+                row.append(f"{st.ratio:.2f}" if st.ratio is not None else "-")
+            elif w.kind == "memory":
+                row.append(f"{st.median:.2f}")
+            else:
+                row.append(f"{st.median:.1f}")
+        rows.append(row)
+    return render_table(headers, rows, markdown)
+
+
+# -- machine description ---------------------------------------------------------------------
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _git_revision() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            cwd=BENCH_DIR,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def _source_digest() -> str:
+    """A short hash of the anysubprocess sources measured (the tree may be uncommitted)."""
+    spec = importlib.util.find_spec("anysubprocess")
+    if spec is None or not spec.submodule_search_locations:
+        return "not installed"
+    digest = hashlib.sha256()
+    for location in spec.submodule_search_locations:
+        for path in sorted(Path(location).rglob("*.py")):
+            digest.update(path.relative_to(location).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def machine_info() -> dict[str, str]:
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "nproc": str(os.cpu_count()),
+        "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        "anysubprocess": (
+            f"{_version('anysubprocess')} (git {_git_revision()}, sources {_source_digest()})"
+        ),
+        "anyio": _version("anyio"),
+        "trio": _version("trio"),
+        "uvloop": _version("uvloop"),
+        "loadavg_start": _loadavg(),
+    }
+
+
+# -- main ------------------------------------------------------------------------------------
+
+
+def _names(value: str, valid: Mapping[str, object], what: str) -> list[str]:
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what} {', '.join(unknown)} (choose from {', '.join(valid)})"
+        )
+    return names
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark anysubprocess against asyncio, uvloop, anyio, trio and a blocking floor.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"small sizes and {QUICK_REPEATS} repeats (CI smoke test, development)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help=f"samples per (implementation, workload); default {DEFAULT_REPEATS}, "
+        f"{QUICK_REPEATS} with --quick",
+    )
+    parser.add_argument(
+        "--workloads",
+        type=lambda v: _names(v, WORKLOADS, "workload"),
+        default=list(WORKLOADS),
+        help=f"comma-separated subset of: {', '.join(WORKLOADS)}",
+    )
+    parser.add_argument(
+        "--impls",
+        type=lambda v: _names(v, IMPLEMENTATIONS, "implementation"),
+        default=list(IMPLEMENTATIONS),
+        help=f"comma-separated subset of: {', '.join(IMPLEMENTATIONS)} "
+        f"({BASELINE} is always added: it is the baseline)",
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="PATH", help="also save raw samples and statistics as JSON"
+    )
+    parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=0,
+        help="pin each worker and its children to this CPU; -1 disables pinning (default 0)",
+    )
+    parser.add_argument(
+        "--no-warmup",
+        action="store_true",
+        help="measure cold: no untimed warm-up run of the workload in the worker",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds before a sample is abandoned"
+    )
+    args = parser.parse_args(argv)
+    if args.repeats is None:
+        args.repeats = QUICK_REPEATS if args.quick else DEFAULT_REPEATS
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    if BASELINE not in args.impls:
+        args.impls.insert(0, BASELINE)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    workloads = [WORKLOADS[name] for name in args.workloads]
+    impls: list[str] = args.impls
+    sizes = {w.name: w.quick_size if args.quick else w.size for w in workloads}
+    pinned = args.cpu >= 0 and hasattr(os, "sched_setaffinity")
+    info = machine_info()
+
+    started = time.monotonic()
+    config = Config(args.repeats, args.cpu, not args.no_warmup, args.timeout)
+    samples = collect(workloads, impls, sizes, config)
+    info["duration"] = f"{time.monotonic() - started:.0f} s"
+    info["loadavg_end"] = _loadavg()
+    sources_end = _source_digest()
+    if sources_end not in info["anysubprocess"]:
+        info["anysubprocess"] += f" -> {sources_end}: THE SOURCES CHANGED DURING THE RUN"
+        print("warning: the anysubprocess sources changed during the run", file=sys.stderr)
+    md = args.markdown
+
+    out: list[str] = [heading("anysubprocess benchmarks", md, level=1), ""]
+    method = (
+        f"{args.repeats} repeats{' (--quick sizes)' if args.quick else ''}, implementations "
+        f"interleaved round-robin within each repeat, one fresh worker process per sample "
+        + ("(after an untimed warm-up run), " if config.warmup else "(no warm-up), ")
+        + (f"worker and its children pinned to CPU {args.cpu}" if pinned else "not pinned")
+        + "; median and min-max over repeats; ratio = asyncio's median time / the "
+        "implementation's (higher is faster), paired ratios = the same per repeat"
+    )
+    facts = [
+        ("date", info["date"]),
+        ("machine", f"{info['platform']}, {info['cpu']}, nproc {info['nproc']}"),
+        ("load average", f"{info['loadavg_start']} at start, {info['loadavg_end']} at end"),
+        ("python", info["python"]),
+        (
+            "packages",
+            f"anysubprocess {info['anysubprocess']}, anyio {info['anyio']}, "
+            f"trio {info['trio']}, uvloop {info['uvloop']}",
+        ),
+        ("method", method),
+        ("duration", info["duration"]),
+    ]
+    for key, value in facts:
+        out.append(f"- **{key}**: {value}" if md else f"{key + ':':<14}{value}")
+    out.append("")
+    out.append(heading("Implementations", md))
+    out.append("")
+    out.append(
+        render_table(
+            ["name", "what"],
+            [[i, IMPLEMENTATIONS[i].description] for i in impls],
+            md,
+            text_columns=2,
+        )
+    )
+    out.append("")
+
+    for w in workloads:
+        out.append(heading(f"{w.name}: {format_size(w, sizes[w.name])}", md))
+        out.append("")
+        out.append(f"{w.description}. {kind_legend(w)}")
+        out.append("")
+        out.append(workload_table(samples, w, impls, md))
+        out.append("")
+
+    out.append(heading("Summary", md))
+    out.append("")
+    out.append(
+        "Time workloads: speed ratio vs stdlib asyncio (higher is faster). peak_memory: peak "
+        "RSS increase / N (lower is better). loop_stall: worst stall in ms (lower is better). "
+        "`-`: the implementation cannot do the workload."
+    )
+    out.append("")
+    out.append(summary_table(samples, workloads, impls, md))
+    print("\n".join(out))
+
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "machine": info,
+            "config": {
+                "repeats": args.repeats,
+                "quick": args.quick,
+                "warmup": config.warmup,
+                "cpu": args.cpu if pinned else None,
+                "baseline": BASELINE,
+                "impls": impls,
+            },
+            "workloads": {
+                w.name: {
+                    "kind": w.kind,
+                    "size": sizes[w.name],
+                    "unit": w.unit,
+                    "description": w.description,
+                }
+                for w in workloads
+            },
+            "stats": {
+                w.name: {
+                    impl: asdict(st)
+                    for impl in impls
+                    if (st := summarize(samples, w, impl)) is not None
+                }
+                for w in workloads
+            },
+            "samples": [asdict(s) for s in samples],
+        }
+        args.json.write_text(json.dumps(report, indent=1, allow_nan=False, default=str) + "\n")
+        print(f"raw results written to {args.json}", file=sys.stderr)
+    return 1 if any(s.error for s in samples) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
