@@ -130,18 +130,26 @@ POPEN_KEYWORDS: list[tuple[str, str, dict[str, Any]]] = [
     ("cwd", "import os; print(os.getcwd())", {"cwd": "/"}),
     ("env", "import os; print(os.environ.get('ASP_X'))", {"env": {"ASP_X": "42"}}),
     ("close_fds", "print(1)", {"close_fds": False}),
-    ("start_new_session", "import os; print(os.getsid(0) == os.getpid())",
-     {"start_new_session": True}),
+    (
+        "start_new_session",
+        "import os; print(os.getsid(0) == os.getpid())",
+        {"start_new_session": True},
+    ),
     ("umask", "import os; print(oct(os.umask(0)))", {"umask": 0o077}),
     ("executable", "import sys; print(sys.argv[0])", {"executable": PY}),
-    ("preexec_fn", "import os; print(os.environ.get('ASP_PRE'))",
-     {"preexec_fn": lambda: os.environ.__setitem__("ASP_PRE", "yes")}),
-    ("restore_signals", "import signal; print(signal.getsignal(signal.SIGPIPE))",
-     {"restore_signals": False}),
+    (
+        "preexec_fn",
+        "import os; print(os.environ.get('ASP_PRE'))",
+        {"preexec_fn": lambda: os.environ.__setitem__("ASP_PRE", "yes")},
+    ),
+    (
+        "restore_signals",
+        "import signal; print(signal.getsignal(signal.SIGPIPE))",
+        {"restore_signals": False},
+    ),
     ("user", "import os; print(os.getuid())", {"user": os.getuid()}),
     ("group", "import os; print(os.getgid())", {"group": os.getgid()}),
-    ("extra_groups", "import os; print(sorted(os.getgroups()))",
-     {"extra_groups": [os.getgid()]}),
+    ("extra_groups", "import os; print(sorted(os.getgroups()))", {"extra_groups": [os.getgid()]}),
     ("pipesize", "print(1)", {"pipesize": 2**17}),
 ]
 if sys.version_info >= (3, 11):
@@ -150,14 +158,11 @@ if sys.version_info >= (3, 11):
     )
 
 
-@pytest.mark.parametrize(
-    ("code", "kwds"), [pytest.param(c, k, id=n) for n, c, k in POPEN_KEYWORDS]
-)
+@pytest.mark.parametrize(("code", "kwds"), [pytest.param(c, k, id=n) for n, c, k in POPEN_KEYWORDS])
 async def test_popen_keywords_work_on_every_loop(code: str, kwds: dict[str, Any]) -> None:
     """uvloop rejects several of these; we must not, on any loop."""
-    if "user" in kwds or "group" in kwds or "extra_groups" in kwds:
-        if os.geteuid() != 0:
-            pytest.skip("setting user/group needs root")
+    if {"user", "group", "extra_groups"} & kwds.keys() and os.geteuid() != 0:
+        pytest.skip("setting user/group needs root")
 
     async def scenario(m: ModuleType) -> Any:
         return await _child_report(m, code, **kwds)

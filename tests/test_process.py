@@ -28,8 +28,12 @@ ECHO_UPPER = "import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.writ
 async def test_communicate_roundtrip() -> None:
     async def scenario(m: ModuleType) -> Any:
         proc = await m.create_subprocess_exec(
-            PY, "-c", ECHO_UPPER + "; print('e', file=sys.stderr); sys.exit(7)",
-            stdin=m.PIPE, stdout=m.PIPE, stderr=m.PIPE,
+            PY,
+            "-c",
+            ECHO_UPPER + "; print('e', file=sys.stderr); sys.exit(7)",
+            stdin=m.PIPE,
+            stdout=m.PIPE,
+            stderr=m.PIPE,
         )
         out, err = await proc.communicate(b"hello")
         return out, err, proc.returncode
@@ -96,9 +100,7 @@ async def test_communicate_ignores_broken_stdin() -> None:
     """A child that exits without reading its input: communicate() does not raise."""
 
     async def scenario(m: ModuleType) -> Any:
-        proc = await m.create_subprocess_exec(
-            PY, "-c", "print('bye')", stdin=m.PIPE, stdout=m.PIPE
-        )
+        proc = await m.create_subprocess_exec(PY, "-c", "print('bye')", stdin=m.PIPE, stdout=m.PIPE)
         out, _ = await proc.communicate(b"x" * (4 * 2**20))
         return out, proc.returncode
 
@@ -110,7 +112,9 @@ async def test_communicate_ignores_broken_stdin() -> None:
 async def test_returncode_after_signal(sig: int) -> None:
     async def scenario(m: ModuleType) -> Any:
         proc = await m.create_subprocess_exec(
-            PY, "-c", "import sys, time; print('ready', flush=True); time.sleep(30)",
+            PY,
+            "-c",
+            "import sys, time; print('ready', flush=True); time.sleep(30)",
             stdout=m.PIPE,
         )
         await proc.stdout.readline()

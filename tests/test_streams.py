@@ -17,7 +17,10 @@ from anysubprocess import PIPE
 from .conftest import PY
 from .oracle import assert_same
 
-ECHO_LINES = "import sys\nfor line in sys.stdin:\n    sys.stdout.write(line[::-1][1:] + '\\n'); sys.stdout.flush()"
+ECHO_LINES = (
+    "import sys\nfor line in sys.stdin:\n"
+    "    sys.stdout.write(line[::-1][1:] + '\\n'); sys.stdout.flush()"
+)
 DATA = b"alpha\nbeta\r\n\ngamma--delta;;end"
 WRITE_DATA = f"import sys; sys.stdout.buffer.write({DATA!r})"
 
@@ -169,8 +172,11 @@ async def test_readline_overrun_without_separator_is_bounded() -> None:
     """A child writing an endless line: readline fails fast and we hold only ~limit bytes;
     the rest stays in the pipe (the child blocks), as asyncio's pause_reading does."""
     proc = await anysubprocess.create_subprocess_exec(
-        PY, "-c", "import sys\nwhile True: sys.stdout.buffer.write(b'z' * 65536)",
-        stdout=PIPE, limit=1000,
+        PY,
+        "-c",
+        "import sys\nwhile True: sys.stdout.buffer.write(b'z' * 65536)",
+        stdout=PIPE,
+        limit=1000,
     )
     async with proc:
         assert proc.stdout is not None
@@ -185,7 +191,9 @@ async def test_readline_overrun_without_separator_is_bounded() -> None:
 async def test_child_dies_mid_stream() -> None:
     async def scenario(m: ModuleType) -> Any:
         proc = await m.create_subprocess_exec(
-            PY, "-c", "import os, sys; sys.stdout.buffer.write(b'part'); sys.stdout.flush();"
+            PY,
+            "-c",
+            "import os, sys; sys.stdout.buffer.write(b'part'); sys.stdout.flush();"
             " os.kill(os.getpid(), 9)",
             stdout=m.PIPE,
         )
@@ -311,18 +319,25 @@ async def test_two_concurrent_readers() -> None:
 
     outcome = await assert_same(scenario)
     assert outcome.value == [
-        (RuntimeError, "readuntil() called while another coroutine is already waiting for "
-         "incoming data")
+        (
+            RuntimeError,
+            "readuntil() called while another coroutine is already waiting for incoming data",
+        )
     ]
 
 
 async def test_read_is_cancel_safe() -> None:
     """asyncio's read() to EOF collects into a local list, lost on cancel; ours keeps it."""
     proc = await anysubprocess.create_subprocess_exec(
-        PY, "-u", "-c", "import sys, time; print('one'); sys.stdin.readline(); print('two')",
-        stdin=PIPE, stdout=PIPE,
+        PY,
+        "-u",
+        "-c",
+        "import sys, time; print('one'); sys.stdin.readline(); print('two')",
+        stdin=PIPE,
+        stdout=PIPE,
     )
-    assert proc.stdin is not None and proc.stdout is not None
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     with anyio.move_on_after(0.5):
         await proc.stdout.read()
     proc.stdin.write(b"go\n")

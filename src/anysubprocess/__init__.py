@@ -35,7 +35,13 @@ __all__ = [
     "run",
 ]
 
-for _obj in (Process, StreamReader, StreamWriter, create_subprocess_exec, create_subprocess_shell,
-             run):
+for _obj in (
+    Process,
+    StreamReader,
+    StreamWriter,
+    create_subprocess_exec,
+    create_subprocess_shell,
+    run,
+):
     _obj.__module__ = __name__
 del _obj

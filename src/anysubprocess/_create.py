@@ -15,7 +15,7 @@ __all__ = ["create_subprocess_exec", "create_subprocess_shell"]
 
 StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 #: What ``stdin=``/``stdout=``/``stderr=`` take: PIPE, DEVNULL, STDOUT, an fd, a file, None.
-StdioTarget = Union[int, IO[Any], None]
+StdioTarget = Union[int, IO[Any], None]  # noqa: UP007
 
 
 def _reject(kwds: dict[str, Any], *, shell: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from asyncio import IncompleteReadError, LimitOverrunError
+from typing import Any
 
 __all__ = ["IncompleteReadError", "LimitOverrunError", "TimeoutExpired"]
 
@@ -20,7 +21,7 @@ class TimeoutExpired(subprocess.TimeoutExpired, TimeoutError):
 
     def __init__(
         self,
-        cmd: object,
+        cmd: Any,
         timeout: float,
         output: bytes | str | None = None,
         stderr: bytes | str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import locale
+import os
 import signal
 import subprocess
 from collections.abc import Sequence
@@ -73,9 +74,8 @@ async def run(
     text_mode = bool(encoding or errors or text or universal_newlines)
     enc = encoding or locale.getpreferredencoding(False)
     errs = errors or "strict"
-    if text_mode:
-        if isinstance(input, str):
-            input = input.encode(enc, errs)
+    if text_mode and isinstance(input, str):
+        input = input.encode(enc, errs)
     if isinstance(input, str):
         raise TypeError("input must be bytes unless text=True (or encoding/errors) is given")
 
@@ -87,7 +87,7 @@ async def run(
             args, stdin=stdin, stdout=stdout, stderr=stderr, limit=limit, **kwds
         )
     else:
-        argv = [args] if isinstance(args, (str, bytes)) else list(args)
+        argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
         if not argv:
             raise IndexError("list index out of range")  # what subprocess.run raises
         proc = await create_subprocess_exec(

@@ -8,6 +8,7 @@ keywords and passes socketpairs as stdio, trio's has different semantics.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -26,10 +27,10 @@ __all__ = ["FdReceivePipe", "FdSendPipe", "LoopOps", "PopenChild", "PosixBackend
 class LoopOps(Protocol):
     """What differs between event loops, and nothing else."""
 
-    async def wait_readable(self, fd: int) -> None: ...
-    async def wait_writable(self, fd: int) -> None: ...
-    def notify_closing(self, fd: int) -> None: ...
-    async def checkpoint(self) -> None: ...
+    def wait_readable(self, fd: int, /) -> Awaitable[None]: ...
+    def wait_writable(self, fd: int, /) -> Awaitable[None]: ...
+    def notify_closing(self, fd: int, /) -> None: ...
+    def checkpoint(self) -> Awaitable[None]: ...
     def start_background(self, fn: Callable[[], Awaitable[None]]) -> None: ...
     def new_event(self) -> EventLike: ...
 
@@ -287,10 +288,10 @@ def _kill_and_reap(popen: subprocess.Popen[bytes]) -> None:
         if pipe is not None:
             pipe.close()
     popen.kill()
-    try:
+    # If it is stuck in the kernel (D state), Popen.__del__ puts it on subprocess's list
+    # of children to reap later.
+    with contextlib.suppress(subprocess.TimeoutExpired):
         popen.wait(timeout=1.0)
-    except subprocess.TimeoutExpired:  # pragma: no cover - stuck in the kernel (D state)
-        pass  # Popen.__del__ puts it on subprocess's list of children to reap later
 
 
 if sys.platform == "win32":  # pragma: no cover
