@@ -8,6 +8,7 @@ reads, our StreamReader gives the same results and the same exceptions (type, me
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from typing import Any
 
@@ -95,7 +96,7 @@ def chunked(draw: st.DrawFn) -> list[bytes]:
     # Bytes from a small alphabet, so separators and near-separators are common.
     data = draw(st.binary(max_size=60)).translate(_ALPHABET)
     cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=8)))
-    pieces = [data[i:j] for i, j in zip([0, *cuts], [*cuts, len(data)])]
+    pieces = [data[i:j] for i, j in itertools.pairwise([0, *cuts, len(data)])]
     return [p for p in pieces if p]
 
 
@@ -114,7 +115,7 @@ async def test_same_results_as_asyncio_for_any_chunking(
 async def test_any_split_reads_back_the_same_lines(data: bytes, cuts: list[int]) -> None:
     reader = anysubprocess.StreamReader(limit=1000)
     bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
-    for i, j in zip(bounds, bounds[1:]):
+    for i, j in itertools.pairwise(bounds):
         reader.feed_data(data[i:j])
     reader.feed_eof()
     *complete, last = data.split(b"\n")
