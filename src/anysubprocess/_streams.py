@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from asyncio import IncompleteReadError, LimitOverrunError
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ _DEFAULT_LIMIT = 2**16  # asyncio.streams._DEFAULT_LIMIT
 _CHUNK = 2**16  # one pipe's worth: the most a read from a default Linux pipe returns
 _HIGH_WATER = 2**16  # asyncio's default write-buffer limits for pipe transports
 _LOW_WATER = 2**14
+_COALESCE = 2**12  # pending writes smaller than this are merged into one buffer
 
 
 def _busy(func_name: str) -> RuntimeError:
@@ -43,6 +45,8 @@ class StreamReader:
         "_eof",
         "_exception",
         "_limit",
+        "_maxline",
+        "_plain",
         "_pos",
         "_reading",
         "_source",
@@ -54,6 +58,7 @@ class StreamReader:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
         self._limit = limit
+        self._maxline = limit + 1  # the longest line readline() returns, with its b"\n"
         # Unread bytes are self._buf[self._pos:]; lines are sliced out without moving the rest.
         self._buf = b""
         self._pos = 0
@@ -61,6 +66,8 @@ class StreamReader:
         self._acc: io.BytesIO | None = None
         self._eof = False
         self._exception: BaseException | None = None
+        # True while _exception and _acc are both None: one check on readline's fast path.
+        self._plain = True
         self._source = _source
         self._reading = False
         self._waiter: EventLike | None = None
@@ -94,6 +101,7 @@ class StreamReader:
         acc = self._acc
         if acc is not None:
             self._acc = None
+            self._plain = self._exception is None
             self._buf = acc.getvalue() + self._buf[self._pos :]
             self._pos = 0
 
@@ -128,6 +136,7 @@ class StreamReader:
 
     def set_exception(self, exc: BaseException) -> None:
         self._exception = exc
+        self._plain = False
         waiter, self._waiter = self._waiter, None
         if waiter is not None:
             self._waiter_exc = exc
@@ -204,7 +213,7 @@ class StreamReader:
         buf = self._buf
         pos = self._pos
         end = buf.find(b"\n", pos) + 1
-        if 0 < end <= pos + self._limit + 1 and self._exception is None and self._acc is None:
+        if end and end - pos <= self._maxline and self._plain:
             self._pos = end  # fast path: a whole line is buffered
             return buf[pos:end]
         try:
@@ -311,6 +320,7 @@ class StreamReader:
         acc = self._acc
         if acc is None:
             acc = self._acc = io.BytesIO()
+            self._plain = False
         if self._pos < len(self._buf):
             acc.write(memoryview(self._buf)[self._pos :])
         self._buf = b""
@@ -335,6 +345,7 @@ class StreamReader:
                 self._buf = b""
                 self._pos = 0
         self._acc = None
+        self._plain = self._exception is None
         return acc.getvalue()
 
     async def readexactly(self, n: int) -> bytes:
@@ -364,7 +375,7 @@ class StreamReader:
         buf = self._buf
         pos = self._pos
         end = buf.find(b"\n", pos) + 1
-        if 0 < end <= pos + self._limit + 1 and self._exception is None and self._acc is None:
+        if end and end - pos <= self._maxline and self._plain:
             self._pos = end
             return buf[pos:end]
         line = await self.readline()
@@ -436,13 +447,17 @@ class StreamWriter:
         "_exc",
         "_flushing",
         "_pending",
+        "_pending_size",
         "_pipe",
     )
 
     def __init__(self, pipe: SendPipe, backend: Backend) -> None:
         self._pipe = pipe
         self._backend = backend
-        self._pending = bytearray()
+        # Bytes the pipe has not taken yet, oldest first. A `bytes` argument is kept by
+        # reference (no copy of a large input); mutable buffers are copied, as asyncio does.
+        self._pending: deque[memoryview] = deque()
+        self._pending_size = 0
         self._flushing = False
         self._closing = False  # close() or write_eof() was called
         self._closed = False  # the pipe is closed
@@ -452,8 +467,8 @@ class StreamWriter:
 
     def __repr__(self) -> str:
         info = ["StreamWriter"]
-        if self._pending:
-            info.append(f"{len(self._pending)} bytes pending")
+        if self._pending_size:
+            info.append(f"{self._pending_size} bytes pending")
         if self._closed:
             info.append("closed")
         elif self._closing:
@@ -485,7 +500,8 @@ class StreamWriter:
             data = data.cast("B")
         if not data or self._closing or self._exc is not None:
             return
-        if not self._pending:
+        n = 0
+        if not self._pending_size:
             try:
                 n = self._pipe.send_nowait(data)
             except (OSError, anyio.ClosedResourceError) as exc:
@@ -493,8 +509,13 @@ class StreamWriter:
                 return
             if n == len(data):
                 return
-            data = memoryview(data)[n:]
-        self._pending += data
+        rest = memoryview(data)[n:] if type(data) is bytes else memoryview(bytes(data[n:]))
+        pending = self._pending
+        if pending and len(rest) < _COALESCE and len(pending[-1]) < _COALESCE:
+            pending[-1] = memoryview(b"".join((pending[-1], rest)))  # no syscall per tiny write
+        else:
+            pending.append(rest)
+        self._pending_size += len(rest)
         if not self._flushing:
             self._flushing = True
             self._backend.start_background(self._flush)
@@ -510,13 +531,18 @@ class StreamWriter:
             while pending and self._exc is None and not self._closed:
                 try:
                     await pipe.wait_writable()
-                    with memoryview(pending) as view:
-                        n = pipe.send_nowait(view)
+                    while pending:  # as much as the pipe takes now, then wait again
+                        chunk = pending[0]
+                        n = pipe.send_nowait(chunk)
+                        self._pending_size -= n
+                        if n < len(chunk):
+                            pending[0] = chunk[n:]
+                            break
+                        pending.popleft()
                 except (OSError, anyio.ClosedResourceError) as exc:
                     self._fail(exc)
                     break
-                del pending[:n]
-                if len(pending) <= _LOW_WATER:
+                if self._pending_size <= _LOW_WATER:
                     self._wake_drain()
         except Exception as exc:  # pragma: no cover - a bug; never crash the loop
             self._fail(exc)
@@ -537,6 +563,7 @@ class StreamWriter:
         if self._exc is None:
             self._exc = exc
         self._pending.clear()
+        self._pending_size = 0
         self._close_pipe()
 
     def _close_pipe(self) -> None:
@@ -552,6 +579,7 @@ class StreamWriter:
     def _abort(self) -> None:
         """Drop unsent bytes and close now (the child is gone, or the Process is closing)."""
         self._pending.clear()
+        self._pending_size = 0
         self._close_pipe()
 
     async def drain(self) -> None:
@@ -566,7 +594,7 @@ class StreamWriter:
                 raise self._exc
             if self._closed:
                 raise ConnectionResetError("Connection lost")
-            if len(self._pending) <= _HIGH_WATER or not self._flushing:
+            if self._pending_size <= _HIGH_WATER or not self._flushing:
                 return
             waiter = self._drain_waiter
             if waiter is None:

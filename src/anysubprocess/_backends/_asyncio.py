@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -11,19 +12,87 @@ from ._posix import PosixBackend
 
 __all__ = ["backend"]
 
+_READ, _WRITE = 0, 1
+
+
+def _wake(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(True)
+
 
 class AsyncioOps:
-    # anyio's fd waiters: add_reader/add_writer with a future, and notify_closing that wakes
-    # a blocked waiter with ClosedResourceError. Bound once here instead of dispatching
-    # through sniffio on every call.
-    wait_readable = staticmethod(anyio.wait_readable)
-    wait_writable = staticmethod(anyio.wait_writable)
-    notify_closing = staticmethod(anyio.notify_closing)
+    """fd readiness through ``loop.add_reader``/``add_writer``, one future per wait.
+
+    Why not ``anyio.wait_readable``: anyio keeps its fd -> waiter table in a context
+    variable, so ``notify_closing`` from another task (a Process closing a pipe that its
+    background flusher waits on) does not find the waiter. The fd then closes while still
+    registered with the loop; once the number is reused, asyncio's selector silently moves
+    the registration and uvloop never reports the new fd (a pidfd wait that hangs was seen).
+    Here the table belongs to the loop.
+    """
+
     new_event = staticmethod(asyncio.Event)
 
     def __init__(self) -> None:
+        self._tables: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[tuple[int, int], asyncio.Future[bool]]
+        ] = weakref.WeakKeyDictionary()
         # The loop keeps only weak references to tasks; hold background tasks until done.
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def _table(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> dict[tuple[int, int], asyncio.Future[bool]]:
+        table = self._tables.get(loop)
+        if table is None:
+            table = self._tables[loop] = {}
+        return table
+
+    async def _wait(self, fd: int, kind: int) -> None:
+        loop = asyncio.get_running_loop()
+        table = self._table(loop)
+        key = (fd, kind)
+        if key in table:
+            raise anyio.BusyResourceError("reading from" if kind == _READ else "writing to")
+        fut: asyncio.Future[bool] = loop.create_future()
+        table[key] = fut
+        if kind == _READ:
+            loop.add_reader(fd, _wake, fut)
+        else:
+            loop.add_writer(fd, _wake, fut)
+        try:
+            ready = await fut
+        finally:
+            if table.get(key) is fut:  # else notify_closing already unregistered it
+                del table[key]
+                if kind == _READ:
+                    loop.remove_reader(fd)
+                else:
+                    loop.remove_writer(fd)
+        if not ready:
+            raise anyio.ClosedResourceError
+
+    def wait_readable(self, fd: int) -> Awaitable[None]:
+        return self._wait(fd, _READ)
+
+    def wait_writable(self, fd: int) -> Awaitable[None]:
+        return self._wait(fd, _WRITE)
+
+    def notify_closing(self, fd: int) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # closed outside the loop: nobody can be waiting
+            return
+        table = self._table(loop)
+        for kind in (_READ, _WRITE):
+            fut = table.pop((fd, kind), None)
+            if fut is not None:
+                if kind == _READ:
+                    loop.remove_reader(fd)
+                else:
+                    loop.remove_writer(fd)
+                if not fut.done():
+                    fut.set_result(False)
 
     async def checkpoint(self) -> None:
         await asyncio.sleep(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -16,7 +17,12 @@ __all__ = ["backend"]
 class TrioOps:
     new_event = staticmethod(trio.Event)
     checkpoint = staticmethod(trio.lowlevel.checkpoint)
-    notify_closing = staticmethod(trio.lowlevel.notify_closing)
+
+    @staticmethod
+    def notify_closing(fd: int) -> None:
+        # Closed outside trio.run: nobody can be waiting.
+        with contextlib.suppress(RuntimeError):
+            trio.lowlevel.notify_closing(fd)
 
     @staticmethod
     async def wait_readable(fd: int) -> None:
