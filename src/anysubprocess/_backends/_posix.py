@@ -13,11 +13,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import IO, Any, Protocol
 
 import anyio
 import anyio.to_thread
+from anyio.lowlevel import RunVar
 
 from ._base import EventLike
 
@@ -234,10 +236,8 @@ class PosixBackend:
         stderr: Any,
         popen_kwargs: Mapping[str, Any],
     ) -> PopenChild:
-        state = _SpawnState()
-
-        def start() -> None:
-            popen = subprocess.Popen(
+        def popen() -> subprocess.Popen[bytes]:
+            return subprocess.Popen(
                 args,
                 shell=shell,
                 stdin=stdin,
@@ -247,30 +247,82 @@ class PosixBackend:
                 universal_newlines=False,
                 **popen_kwargs,
             )
-            with state.lock:
-                if not state.abandoned:
-                    state.popen = popen
-                    return
-            _kill_and_reap(popen)  # the caller was cancelled while we forked
 
-        # fork/exec runs in a worker thread so the loop keeps ticking while children start
-        # (asyncio forks on the loop thread). If the caller is cancelled meanwhile, whoever
-        # of the two sides comes second kills and reaps the child: it never leaks. The
-        # Popen travels in `state`, not as the thread's result: a finished future may be
-        # kept alive by the thread pool, and nothing may outlive the Process (its __del__
-        # warns about a child never waited for).
+        # asyncio forks on the loop thread: a burst of spawns stalls its loop for as long as
+        # all of them take. We fork inline only when no other spawn is under way and the
+        # last one ended a while ago (a sequential spawn costs no thread hand-off), and
+        # hand bursts to at most two worker threads (more would only fight over the GIL).
+        state = _spawn_state()
+        if state.threaded == 0 and time.perf_counter() - state.last_end > _BURST_GAP:
+            try:
+                return PopenChild(popen(), self._ops)
+            finally:
+                state.last_end = time.perf_counter()
+        state.threaded += 1
         try:
-            await anyio.to_thread.run_sync(start, abandon_on_cancel=True)
-        except BaseException:
-            with state.lock:
-                state.abandoned = True
-                orphan, state.popen = state.popen, None
-            if orphan is not None:
-                _kill_and_reap(orphan)
-            raise
-        popen, state.popen = state.popen, None
-        assert popen is not None
-        return PopenChild(popen, self._ops)
+            return PopenChild(await _popen_in_thread(popen, state.limiter), self._ops)
+        finally:
+            state.threaded -= 1
+            state.last_end = time.perf_counter()
+
+
+#: Spawns closer together than this (seconds) are a burst: they go to worker threads.
+_BURST_GAP = 0.0002
+
+
+class _LoopSpawnState:
+    """Per event loop: how spawns are going, and the threads bursts may use."""
+
+    __slots__ = ("last_end", "limiter", "threaded")
+
+    def __init__(self) -> None:
+        self.last_end = 0.0
+        self.threaded = 0
+        self.limiter = anyio.CapacityLimiter(2)
+
+
+_spawn_states: RunVar[_LoopSpawnState] = RunVar("anysubprocess_spawn_state")
+
+
+def _spawn_state() -> _LoopSpawnState:
+    try:
+        return _spawn_states.get()
+    except LookupError:
+        state = _LoopSpawnState()
+        _spawn_states.set(state)
+        return state
+
+
+async def _popen_in_thread(
+    popen: Callable[[], subprocess.Popen[bytes]], limiter: anyio.CapacityLimiter
+) -> subprocess.Popen[bytes]:
+    """Run ``popen`` in a worker thread; if we are cancelled meanwhile, the child is killed
+    and reaped (by whichever side comes second), never leaked."""
+    state = _SpawnState()
+
+    def start() -> None:
+        child = popen()
+        with state.lock:
+            if not state.abandoned:
+                state.popen = child
+                return
+        _kill_and_reap(child)  # the caller was cancelled while we forked
+
+    # The Popen travels in `state`, not as the thread's result: a finished future may be
+    # kept alive by the thread pool, and nothing may outlive the Process (its __del__ warns
+    # about a child never waited for).
+    try:
+        await anyio.to_thread.run_sync(start, abandon_on_cancel=True, limiter=limiter)
+    except BaseException:
+        with state.lock:
+            state.abandoned = True
+            orphan, state.popen = state.popen, None
+        if orphan is not None:
+            _kill_and_reap(orphan)
+        raise
+    child, state.popen = state.popen, None
+    assert child is not None
+    return child
 
 
 class _SpawnState:
