@@ -257,24 +257,27 @@ async def test_cancelled_spawn_leaves_no_child() -> None:
 async def test_burst_of_spawns_goes_through_threads_and_cancels_cleanly() -> None:
     """Spawns close together are handed to worker threads (the loop keeps ticking); a
     cancellation in the middle of the burst leaves no child and no fd behind."""
+
+    async def burst(started: list[anysubprocess.Process]) -> None:
+        async def spawn_one() -> None:
+            started.append(
+                await anysubprocess.create_subprocess_exec(
+                    PY, "-c", "import sys; sys.stdin.read()", stdin=PIPE, stdout=PIPE
+                )
+            )
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):
+                tg.start_soon(spawn_one)
+
     for delay in (0.0, 0.003, 0.01, 0.03):
         started: list[anysubprocess.Process] = []
-
-        async def spawn_one(started: list[anysubprocess.Process] = started) -> None:
-            proc = await anysubprocess.create_subprocess_exec(
-                PY, "-c", "import sys; sys.stdin.read()", stdin=PIPE, stdout=PIPE
-            )
-            started.append(proc)
-
         with anyio.move_on_after(delay):
-            async with anyio.create_task_group() as tg:
-                for _ in range(20):
-                    tg.start_soon(spawn_one)
+            await burst(started)
         for proc in started:
             await proc.aclose()
-    async with anyio.create_task_group() as tg:
-        for _ in range(20):
-            tg.start_soon(spawn_one)
+    started = []
+    await burst(started)
     assert len(started) == 20
     for proc in started:
         assert await proc.communicate(b"") == (b"", None)
