@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import sys
@@ -81,7 +82,14 @@ def _tasks() -> int:
 
 
 @pytest.fixture(autouse=True)
-async def no_leaks() -> AsyncIterator[None]:
+def no_leaks(request: pytest.FixtureRequest) -> None:
+    """Every async test gets the leak check (sync tests only run subprocess.run)."""
+    if inspect.iscoroutinefunction(request.function):
+        request.getfixturevalue("no_leaks_in_loop")
+
+
+@pytest.fixture
+async def no_leaks_in_loop() -> AsyncIterator[None]:
     """After every test: no new pipe or pidfd fd, no child left running or unreaped, no task
     left behind. Runs inside the test's event loop, so the loop's own fds are not counted;
     loop-driven cleanup gets up to 2 s to finish."""
