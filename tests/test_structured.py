@@ -123,7 +123,10 @@ async def test_aclose_is_explicit_cleanup_and_keeps_read_bytes() -> None:
     proc = await anysubprocess.create_subprocess_exec(PY, "-c", IGNORE_TERM, stdout=PIPE)
     assert proc.stdout is not None
     await proc.stdout.readexactly(2)
-    proc.stdout._pull_nowait(1)
+    with anyio.fail_after(10):
+        while proc.stdout._buffered() < 4:  # the whole line is out: print() has returned
+            proc.stdout._pull_nowait(1)
+            await anyio.sleep(0.001)
     await proc.aclose(grace_period=0.1)
     assert proc.returncode == -signal.SIGKILL
     assert await proc.stdout.read() == b"ady\n"
@@ -163,6 +166,8 @@ async def test_failing_deliver_cancel_still_kills() -> None:
         raise OSError("no")
 
     proc = await anysubprocess.create_subprocess_exec(PY, "-c", IGNORE_TERM, stdout=PIPE)
+    assert proc.stdout is not None
+    await proc.stdout.readline()  # SIGTERM is ignored from here on
     with pytest.warns(RuntimeWarning, match="deliver_cancel raised"):
         await proc.aclose(deliver_cancel=broken)
     assert proc.returncode == -signal.SIGKILL
