@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import sys
 from types import ModuleType
 from typing import Any
@@ -290,7 +291,7 @@ async def test_wait_closed_reports_broken_pipe_and_can_be_cancelled() -> None:
         PY, "-c", "import time; time.sleep(0.2)", stdin=PIPE
     )
     assert proc.stdin is not None
-    proc.stdin.write(b"x" * 2**20)  # more than the pipe holds; nobody reads it
+    proc.stdin.write(b"x" * 2**22)  # more than even a grown pipe holds; nobody reads it
     proc.stdin.close()
     with anyio.move_on_after(0.05):
         await proc.stdin.wait_closed()  # cancelled: must not poison the next call
@@ -382,3 +383,27 @@ async def test_at_eof_without_reading() -> None:
         while not proc.stdout.at_eof():
             await anyio.sleep(0.01)
     assert await proc.stdout.read() == b""
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="Linux pipe sizes")
+async def test_bulk_transfers_grow_the_pipes() -> None:
+    """A bulk write (more than 64 KiB queued) and a bulk read() to EOF ask the kernel for
+    1 MiB pipes: 16x fewer wakeups. Small transfers keep the default pipe."""
+    code = "import sys, time; time.sleep(0.2); d = sys.stdin.buffer.read(); print(len(d))"
+    proc = await anysubprocess.create_subprocess_exec(
+        "sh",
+        "-c",
+        f"{PY} -c 'import sys; sys.stdout.write(\"y\" * 3000000)'; {PY} -c '{code}'",
+        stdin=PIPE,
+        stdout=PIPE,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    stdin_fd = proc.stdin.get_extra_info("pipe").fileno()
+    assert fcntl.fcntl(stdin_fd, fcntl.F_GETPIPE_SZ) == 2**16
+    proc.stdin.write(b"x" * 500_000)
+    assert fcntl.fcntl(stdin_fd, fcntl.F_GETPIPE_SZ) == 2**20
+    proc.stdin.close()
+    out = await proc.stdout.read()
+    assert out == b"y" * 3_000_000 + b"500000\n"
+    assert await proc.wait() == 0

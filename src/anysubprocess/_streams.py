@@ -325,6 +325,7 @@ class StreamReader:
             acc.write(memoryview(self._buf)[self._pos :])
         self._buf = b""
         self._pos = 0
+        size = _CHUNK
         while not self._eof:
             source = self._source
             if source is not None:
@@ -332,9 +333,13 @@ class StreamReader:
                     raise _busy("read")
                 self._reading = True
                 try:
-                    data = await source.receive(_CHUNK)
+                    data = await source.receive(size)
                 finally:
                     self._reading = False
+                if len(data) == size:
+                    # A bulk transfer: everything ends up here anyway, so let the kernel
+                    # buffer 1 MiB and take it in one read (16x fewer wakeups than 64 KiB).
+                    size = max(size, source.grow())
                 if data:
                     acc.write(data)
                 else:
@@ -516,6 +521,8 @@ class StreamWriter:
         else:
             pending.append(rest)
         self._pending_size += len(rest)
+        if self._pending_size > _HIGH_WATER:
+            self._pipe.grow()  # a bulk write: fewer, larger writes as the child drains it
         if not self._flushing:
             self._flushing = True
             self._backend.start_background(self._flush)

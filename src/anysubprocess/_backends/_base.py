@@ -22,6 +22,9 @@ class ReceivePipe(Protocol):
     @property
     def fileobj(self) -> Any: ...
 
+    def grow(self) -> int:
+        """Make the pipe's buffer large for a bulk transfer (best effort); its capacity."""
+
     def receive_nowait(self, max_bytes: int) -> bytes | None:
         """Read what is there without waiting: bytes, ``b""`` at EOF, ``None`` if empty."""
 
@@ -37,6 +40,9 @@ class SendPipe(Protocol):
 
     @property
     def fileobj(self) -> Any: ...
+
+    def grow(self) -> int:
+        """Make the pipe's buffer large for a bulk transfer (best effort); its capacity."""
 
     def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
         """Write without waiting; return how many bytes the pipe took (0 if full).

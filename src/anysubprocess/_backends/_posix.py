@@ -9,6 +9,7 @@ keywords and passes socketpairs as stdio, trio's has different semantics.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import subprocess
 import sys
@@ -37,10 +38,26 @@ class LoopOps(Protocol):
     def new_event(self) -> EventLike: ...
 
 
+_BIG_PIPE = 2**20  # what grow() asks for: Linux's default /proc/sys/fs/pipe-max-size
+_PIPE = 2**16  # a default Linux pipe's capacity
+
+
+def _grow_pipe(fd: int) -> int:
+    """Ask for a 1 MiB pipe buffer (Linux, best effort); return the pipe's capacity."""
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", None)
+    if set_size is None:  # pragma: no cover - not Linux
+        return _PIPE
+    try:
+        size: int = fcntl.fcntl(fd, set_size, _BIG_PIPE)
+    except OSError:  # over the per-user pipe memory limit: keep what we have
+        return _PIPE
+    return size
+
+
 class FdReceivePipe:
     """Non-blocking read end: read first, wait for readiness only when the pipe is empty."""
 
-    __slots__ = ("_fd", "_file", "_ops", "_yield_next")
+    __slots__ = ("_capacity", "_fd", "_file", "_ops", "_yield_next")
 
     def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
         self._file = file
@@ -49,11 +66,17 @@ class FdReceivePipe:
         # A read that found data without waiting did not yield to the loop. Yield before the
         # next one, so a child that writes forever cannot starve other tasks (or a timeout).
         self._yield_next = False
+        self._capacity = 0
         os.set_blocking(self._fd, False)
 
     @property
     def fileobj(self) -> IO[bytes]:
         return self._file
+
+    def grow(self) -> int:
+        if not self._capacity and self._fd >= 0:
+            self._capacity = _grow_pipe(self._fd)
+        return self._capacity or _PIPE
 
     def receive_nowait(self, max_bytes: int) -> bytes | None:
         if self._fd < 0:
@@ -90,17 +113,23 @@ class FdReceivePipe:
 class FdSendPipe:
     """Non-blocking write end."""
 
-    __slots__ = ("_fd", "_file", "_ops")
+    __slots__ = ("_capacity", "_fd", "_file", "_ops")
 
     def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
         self._file = file
         self._fd = file.fileno()
         self._ops = ops
+        self._capacity = 0
         os.set_blocking(self._fd, False)
 
     @property
     def fileobj(self) -> IO[bytes]:
         return self._file
+
+    def grow(self) -> int:
+        if not self._capacity and self._fd >= 0:
+            self._capacity = _grow_pipe(self._fd)
+        return self._capacity or _PIPE
 
     def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
         if self._fd < 0:
