@@ -180,31 +180,42 @@ class StreamReader:
                 return
             self._append(data)
 
-    async def _wait_for_data(self, func_name: str) -> None:
-        """Get more bytes into the buffer (or reach EOF): pull from the pipe, or await a feed."""
+    async def _pull(self, source: ReceivePipe, size: int, func_name: str) -> bytes:
+        """One read from the pipe, as its only reader; ``b""`` (EOF) closes it."""
         if self._reading:
             raise _busy(func_name)
-        assert not self._eof, "_wait_for_data after EOF"
         self._reading = True
         try:
-            source = self._source
-            if source is not None:
-                data = await source.receive(_CHUNK)
-                if data:
-                    self._append(data)
-                else:
-                    self._set_eof()
-            else:
-                waiter = self._waiter = anyio.Event()
-                try:
-                    await waiter.wait()
-                finally:
-                    self._waiter = None
-                exc, self._waiter_exc = self._waiter_exc, None
-                if exc is not None:
-                    raise exc
+            data = await source.receive(size)
         finally:
             self._reading = False
+        if not data:
+            self._set_eof()
+        return data
+
+    async def _wait_for_data(self, func_name: str) -> None:
+        """Get more bytes into the buffer (or reach EOF): pull from the pipe, or await a feed."""
+        assert not self._eof, "_wait_for_data after EOF"
+        source = self._source
+        if source is not None:
+            data = await self._pull(source, _CHUNK, func_name)
+            if data:
+                self._append(data)
+            return
+        if self._reading:
+            raise _busy(func_name)
+        self._reading = True
+        try:
+            waiter = self._waiter = anyio.Event()
+            try:
+                await waiter.wait()
+            finally:
+                self._waiter = None
+        finally:
+            self._reading = False
+        exc, self._waiter_exc = self._waiter_exc, None
+        if exc is not None:
+            raise exc
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -296,16 +307,7 @@ class StreamReader:
             source = self._source
             if source is not None:
                 # Nothing buffered: hand the pipe's bytes straight to the caller, no copy.
-                if self._reading:
-                    raise _busy("read")
-                self._reading = True
-                try:
-                    data = await source.receive(n)
-                finally:
-                    self._reading = False
-                if not data:
-                    self._set_eof()
-                return data
+                return await self._pull(source, n, "read")
             await self._wait_for_data("read")
         buf = self._buf
         pos = self._pos
@@ -329,21 +331,12 @@ class StreamReader:
         while not self._eof:
             source = self._source
             if source is not None:
-                if self._reading:
-                    raise _busy("read")
-                self._reading = True
-                try:
-                    data = await source.receive(size)
-                finally:
-                    self._reading = False
+                data = await self._pull(source, size, "read")
                 if len(data) == size:
                     # A bulk transfer: everything ends up here anyway, so let the kernel
                     # buffer 1 MiB and take it in one read (16x fewer wakeups than 64 KiB).
                     size = max(size, source.grow())
-                if data:
-                    acc.write(data)
-                else:
-                    self._set_eof()
+                acc.write(data)
             else:
                 await self._wait_for_data("read")
                 acc.write(self._buf)

@@ -54,18 +54,15 @@ def _grow_pipe(fd: int) -> int:
     return size
 
 
-class FdReceivePipe:
-    """Non-blocking read end: read first, wait for readiness only when the pipe is empty."""
+class _FdPipe:
+    """Our end of a child's pipe: a non-blocking fd, owned by its ``Popen`` file object."""
 
-    __slots__ = ("_capacity", "_fd", "_file", "_ops", "_yield_next")
+    __slots__ = ("_capacity", "_fd", "_file", "_ops")
 
     def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
         self._file = file
         self._fd = file.fileno()
         self._ops = ops
-        # A read that found data without waiting did not yield to the loop. Yield before the
-        # next one, so a child that writes forever cannot starve other tasks (or a timeout).
-        self._yield_next = False
         self._capacity = 0
         os.set_blocking(self._fd, False)
 
@@ -77,6 +74,24 @@ class FdReceivePipe:
         if not self._capacity and self._fd >= 0:
             self._capacity = _grow_pipe(self._fd)
         return self._capacity or _PIPE
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            self._ops.notify_closing(fd)  # no waiter, no registration may outlive the fd
+            self._file.close()
+
+
+class FdReceivePipe(_FdPipe):
+    """Read end: read first, wait for readiness only when the pipe is empty."""
+
+    __slots__ = ("_yield_next",)
+
+    def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
+        super().__init__(file, ops)
+        # A read that found data without waiting did not yield to the loop. Yield before the
+        # next one, so a child that writes forever cannot starve other tasks (or a timeout).
+        self._yield_next = False
 
     def receive_nowait(self, max_bytes: int) -> bytes | None:
         if self._fd < 0:
@@ -103,33 +118,11 @@ class FdReceivePipe:
                 await ops.wait_readable(fd)
                 self._yield_next = False
 
-    def close(self) -> None:
-        fd, self._fd = self._fd, -1
-        if fd >= 0:
-            self._ops.notify_closing(fd)
-            self._file.close()
 
+class FdSendPipe(_FdPipe):
+    """Write end."""
 
-class FdSendPipe:
-    """Non-blocking write end."""
-
-    __slots__ = ("_capacity", "_fd", "_file", "_ops")
-
-    def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
-        self._file = file
-        self._fd = file.fileno()
-        self._ops = ops
-        self._capacity = 0
-        os.set_blocking(self._fd, False)
-
-    @property
-    def fileobj(self) -> IO[bytes]:
-        return self._file
-
-    def grow(self) -> int:
-        if not self._capacity and self._fd >= 0:
-            self._capacity = _grow_pipe(self._fd)
-        return self._capacity or _PIPE
+    __slots__ = ()
 
     def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
         if self._fd < 0:
@@ -143,12 +136,6 @@ class FdSendPipe:
         if self._fd < 0:
             raise anyio.ClosedResourceError
         await self._ops.wait_writable(self._fd)
-
-    def close(self) -> None:
-        fd, self._fd = self._fd, -1
-        if fd >= 0:
-            self._ops.notify_closing(fd)
-            self._file.close()
 
 
 def _wait_exited_nowait(pid: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import anyio
 import trio
@@ -12,6 +12,17 @@ import trio.lowlevel
 from ._posix import PosixBackend
 
 __all__ = ["backend"]
+
+
+@contextlib.contextmanager
+def _anyio_errors(action: str) -> Iterator[None]:
+    """trio's resource errors as anyio's, which the rest of the package expects."""
+    try:
+        yield
+    except trio.ClosedResourceError as exc:
+        raise anyio.ClosedResourceError from exc
+    except trio.BusyResourceError as exc:
+        raise anyio.BusyResourceError(action) from exc
 
 
 class TrioOps:
@@ -26,21 +37,13 @@ class TrioOps:
 
     @staticmethod
     async def wait_readable(fd: int) -> None:
-        try:
+        with _anyio_errors("reading from"):
             await trio.lowlevel.wait_readable(fd)
-        except trio.ClosedResourceError as exc:
-            raise anyio.ClosedResourceError from exc
-        except trio.BusyResourceError as exc:
-            raise anyio.BusyResourceError("reading from") from exc
 
     @staticmethod
     async def wait_writable(fd: int) -> None:
-        try:
+        with _anyio_errors("writing to"):
             await trio.lowlevel.wait_writable(fd)
-        except trio.ClosedResourceError as exc:
-            raise anyio.ClosedResourceError from exc
-        except trio.BusyResourceError as exc:
-            raise anyio.BusyResourceError("writing to") from exc
 
     @staticmethod
     def start_background(fn: Callable[[], Awaitable[None]]) -> None:
