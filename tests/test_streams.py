@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
+import os
 import sys
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -407,3 +410,124 @@ async def test_bulk_transfers_grow_the_pipes() -> None:
     out = await proc.stdout.read()
     assert out == b"y" * 3_000_000 + b"500000\n"
     assert await proc.wait() == 0
+
+
+@pytest.mark.differential
+async def test_read_with_a_huge_n() -> None:
+    async def scenario(m: ModuleType) -> Any:
+        proc = await _reader_child(m)
+        data = await proc.stdout.read(sys.maxsize)
+        await proc.communicate()
+        return data
+
+    assert (await assert_same(scenario)).value == DATA
+
+
+@pytest.mark.differential
+async def test_large_readexactly_then_lines() -> None:
+    """A buffer growing past 256 KiB is appended in place (not re-copied per chunk); what
+    comes back is bytes, and line reading resumes normally."""
+    code = "import sys; sys.stdout.buffer.write(b'z' * 3_000_000 + b'\\nnext\\nlast')"
+
+    async def scenario(m: ModuleType) -> Any:
+        proc = await _reader_child(m, code)
+        big = await proc.stdout.readexactly(2_999_999)
+        rest = [await proc.stdout.readline() for _ in range(4)]
+        await proc.wait()
+        return type(big), len(big), big == b"z" * 2_999_999, rest
+
+    assert (await assert_same(scenario)).value == (
+        bytes,
+        2_999_999,
+        True,
+        [b"z\n", b"next\n", b"last", b""],
+    )
+
+
+@pytest.mark.differential
+async def test_read_to_eof_with_a_second_reader() -> None:
+    async def scenario(m: ModuleType) -> Any:
+        proc = await _reader_child(
+            m, "import sys, time; print('x', flush=True); time.sleep(0.3); print('y')"
+        )
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(proc.stdout.read)
+                await anyio.sleep(0.1)
+                await proc.stdout.readline()
+        except BaseException as e:
+            errors = getattr(e, "exceptions", [e])
+            return [(type(x), str(x)) for x in errors]
+        finally:
+            await proc.wait()
+
+    assert (await assert_same(scenario)).value == [
+        (
+            RuntimeError,
+            "readuntil() called while another coroutine is already waiting for incoming data",
+        )
+    ]
+
+
+@pytest.mark.differential
+async def test_stdin_notices_the_child_is_gone() -> None:
+    """asyncio's pipe transport sees the read end close: is_closing(), wait_closed() returns,
+    drain() raises ConnectionResetError. We look when wait() returns."""
+
+    async def scenario(m: ModuleType) -> Any:
+        proc = await m.create_subprocess_exec(PY, "-c", "pass", stdin=m.PIPE)
+        await proc.wait()
+        await anyio.sleep(0.05)
+        state = [proc.stdin.is_closing()]
+        with anyio.fail_after(5):
+            await proc.stdin.wait_closed()
+        proc.stdin.write(b"late")
+        try:
+            await proc.stdin.drain()
+        except ConnectionError as e:
+            state.append(type(e))
+        return state
+
+    assert (await assert_same(scenario)).value == [True, ConnectionResetError]
+
+
+async def test_a_read_blocked_when_the_process_closes_sees_eof() -> None:
+    proc = await anysubprocess.create_subprocess_exec(
+        PY, "-c", "import time; time.sleep(30)", stdout=PIPE
+    )
+    assert proc.stdout is not None
+    lines: list[bytes] = []
+
+    async def reader() -> None:
+        lines.append(await proc.stdout.readline())  # type: ignore[union-attr]
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(reader)
+        await anyio.sleep(0.05)
+        await proc.aclose(grace_period=1)
+    assert lines == [b""]
+
+
+async def test_streams_outlive_a_dropped_process() -> None:
+    """The streams own their fds: dropping the Process does not close them (a read would
+    otherwise reach whatever fd reuses the number)."""
+    proc = await anysubprocess.create_subprocess_exec(
+        PY,
+        "-c",
+        "import time; print('a', flush=True); time.sleep(0.3); print('b')",
+        stdout=PIPE,
+    )
+    reader, pid = proc.stdout, proc.pid
+    assert reader is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        del proc
+        gc.collect()
+    r, w = os.pipe()  # would take the number of a wrongly closed fd
+    try:
+        os.write(w, b"UNRELATED\n")
+        assert await reader.read() == b"a\nb\n"
+    finally:
+        os.close(r)
+        os.close(w)
+    os.waitpid(pid, 0)

@@ -361,3 +361,28 @@ async def test_signal_group_on_demand_even_after_the_leader_exited() -> None:
     assert await proc.wait() == 0  # the leader is gone, its group is not
     proc.signal_group(signal.SIGTERM)
     assert await _wait_gone(grandchild)
+
+
+async def test_communicate_keeps_output_read_before_a_timeout_at_exit() -> None:
+    """The streams reach EOF (the child closed them) but the child lives on: the output
+    read so far must be in TimeoutExpired and in the next communicate()."""
+    proc = await anysubprocess.create_subprocess_exec(
+        "sh", "-c", "echo out; echo err >&2; exec >&- 2>&-; sleep 1", stdout=PIPE, stderr=PIPE
+    )
+    with pytest.raises(TimeoutExpired) as info:
+        await proc.communicate(timeout=0.3)
+    assert (info.value.output, info.value.stderr) == (b"out\n", b"err\n")
+    assert await proc.communicate() == (b"out\n", b"err\n")
+
+
+async def test_run_timeout_keeps_output_of_closed_streams() -> None:
+    with pytest.raises(TimeoutExpired) as info:
+        await anysubprocess.run("echo out; exec >&-; sleep 5", shell=True, stdout=PIPE, timeout=0.3)
+    assert info.value.output == b"out\n"
+
+
+async def test_run_shell_with_a_sequence_is_like_popen() -> None:
+    cmd = ["echo $0-$1", "zero", "one"]
+    ours = await anysubprocess.run(cmd, shell=True, stdout=PIPE)
+    theirs = subprocess.run(cmd, shell=True, stdout=PIPE)
+    assert ours.stdout == theirs.stdout == b"zero-one\n"

@@ -15,15 +15,19 @@ from ._create import create_subprocess_shell as create_subprocess_shell
 from ._exceptions import IncompleteReadError as IncompleteReadError
 from ._exceptions import LimitOverrunError as LimitOverrunError
 from ._exceptions import TimeoutExpired as TimeoutExpired
+from ._process import DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD
+from ._process import DeliverCancel as DeliverCancel
 from ._process import Process as Process
 from ._run import run as run
 from ._streams import StreamReader as StreamReader
 from ._streams import StreamWriter as StreamWriter
 
 __all__ = [
+    "DEFAULT_GRACE_PERIOD",
     "DEVNULL",
     "PIPE",
     "STDOUT",
+    "DeliverCancel",
     "IncompleteReadError",
     "LimitOverrunError",
     "Process",

@@ -108,6 +108,9 @@ class Process:
         for reader in (self.stdout, self.stderr):
             if reader is not None:
                 reader._pull_nowait(16)
+        if self.stdin is not None:
+            # asyncio's pipe transport notices the read end closing; we look now.
+            self.stdin._check_peer()
         return rc
 
     async def communicate(
@@ -147,29 +150,37 @@ class Process:
             if input is not None:
                 stdin.write(input)
             stdin.close()
-        out = err = None
-        if stdout is not None and stderr is not None:
-            result: list[bytes] = []
+        out: bytes | None = None
+        err: list[bytes] = []  # a list: the stderr task fills it
+        try:
+            if stdout is not None and stderr is not None:
 
-            async def read_stderr() -> None:
-                result.append(await stderr.read())
+                async def read_stderr() -> None:
+                    err.append(await stderr.read())
 
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(read_stderr)
-                    out = await stdout.read()
-            except BaseExceptionGroup as group:  # pragma: no cover - a read error (rare)
-                raise group.exceptions[0] from None
-            err = result[0]
-        elif stdout is not None:
-            out = await stdout.read()
-        elif stderr is not None:
-            err = await stderr.read()
-        await self._wait()
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(read_stderr)
+                        out = await stdout.read()
+                except BaseExceptionGroup as group:  # pragma: no cover - a read error (rare)
+                    raise group.exceptions[0] from None
+            elif stdout is not None:
+                out = await stdout.read()
+            elif stderr is not None:
+                err.append(await stderr.read())
+            await self._wait()
+        except BaseException:
+            # Cancelled (or timed out) after a stream was read to EOF: its bytes go back into
+            # the stream, so TimeoutExpired.output and the next communicate() have them.
+            if out is not None and stdout is not None:
+                stdout._unread(out)
+            if err and stderr is not None:
+                stderr._unread(err[0])
+            raise
         if stdin is not None and not stdin._closed:
             # The child has exited; a grandchild holding stdin is not ours to feed.
             stdin._abort()
-        return out, err
+        return out, (err[0] if err else None)
 
     # -- signals -----------------------------------------------------------------------------
 
@@ -296,6 +307,8 @@ class Process:
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         # Finalizers may only close fds: no loop calls here.
+        # The pipes are not closed here: the streams may outlive the Process, and they
+        # close their fds themselves when they go.
         child = getattr(self, "_child", None)
         if child is None:
             return
@@ -306,7 +319,4 @@ class Process:
                 ResourceWarning,
                 source=self,
             )
-        for pipe in (child.stdin, child.stdout, child.stderr):
-            if pipe is not None:
-                pipe.fileobj.close()
         child.close()

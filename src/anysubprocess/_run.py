@@ -19,6 +19,10 @@ from ._process import DEFAULT_GRACE_PERIOD, DeliverCancel, Process
 __all__ = ["run"]
 
 
+async def _already_killed(proc: Process) -> None:
+    """The timeout path's deliver_cancel: SIGKILL was sent already; nothing to add."""
+
+
 def _decode(data: bytes | None, encoding: str, errors: str) -> str | None:
     if data is None:
         return None
@@ -80,11 +84,21 @@ async def run(
         raise TypeError("input must be bytes unless text=True (or encoding/errors) is given")
 
     kwds: dict[str, Any] = dict(popen_kwargs, cwd=cwd, env=env)
-    if shell:
-        if not isinstance(args, (str, bytes)):
-            raise TypeError("with shell=True, args must be a string")
+    if shell and isinstance(args, (str, bytes)):
         proc = await create_subprocess_shell(
             args, stdin=stdin, stdout=stdout, stderr=stderr, limit=limit, **kwds
+        )
+    elif shell:  # a sequence with shell=True: what subprocess.Popen runs
+        shell_args = [args] if isinstance(args, os.PathLike) else list(args)
+        proc = await create_subprocess_exec(
+            "/bin/sh",
+            "-c",
+            *shell_args,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            limit=limit,
+            **kwds,
         )
     else:
         argv = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
@@ -106,7 +120,7 @@ async def run(
             with anyio.CancelScope(shield=True):
                 proc._close_pipes()
                 proc._signal_tree(signal.SIGKILL)
-                await proc.aclose(grace_period=0)
+                await proc.aclose(grace_period=0, deliver_cancel=_already_killed)
             if text_mode:
                 raise TimeoutExpired(
                     args, timeout or 0.0, _decode(out, enc, errs), _decode(err, enc, errs)

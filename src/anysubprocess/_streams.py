@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 from asyncio import IncompleteReadError, LimitOverrunError
 from collections import deque
@@ -16,8 +17,10 @@ __all__ = ["StreamReader", "StreamWriter"]
 
 _DEFAULT_LIMIT = 2**16  # asyncio.streams._DEFAULT_LIMIT
 _CHUNK = 2**16  # one pipe's worth: the most a read from a default Linux pipe returns
+_MAX_READ = 2**18  # read(n) reads at most this much at once (asyncio's transports: 256 KiB)
 _HIGH_WATER = 2**16  # asyncio's default write-buffer limits for pipe transports
 _LOW_WATER = 2**14
+_BIG_BUFFER = 2**18  # a buffer this large grows in a bytearray (see StreamReader._append)
 _COALESCE = 2**12  # pending writes smaller than this are merged into one buffer
 
 
@@ -60,13 +63,15 @@ class StreamReader:
         self._limit = limit
         self._maxline = limit + 1  # the longest line readline() returns, with its b"\n"
         # Unread bytes are self._buf[self._pos:]; lines are sliced out without moving the rest.
-        self._buf = b""
+        # A `bytes` normally; a `bytearray` while a large buffer grows (amortised appends).
+        self._buf: bytes | bytearray = b""
         self._pos = 0
         # Bytes collected by a read() to EOF that has not returned yet (cancelled, say).
         self._acc: io.BytesIO | None = None
         self._eof = False
         self._exception: BaseException | None = None
-        # True while _exception and _acc are both None: one check on readline's fast path.
+        # True while _exception and _acc are None and _buf is a `bytes`: one check on
+        # readline's fast path (see _update_plain).
         self._plain = True
         self._source = _source
         self._reading = False
@@ -96,28 +101,60 @@ class StreamReader:
             n += self._acc.tell()
         return n
 
-    def _fold(self) -> None:
-        """Put what a cancelled read() collected back in front of the buffer."""
+    def _update_plain(self) -> None:
+        self._plain = self._exception is None and self._acc is None and type(self._buf) is bytes
+
+    def _set_buffer(self, data: bytes) -> None:
+        self._buf = data
+        self._pos = 0
+        self._update_plain()
+
+    def _fold(self, func_name: str) -> None:
+        """Put what a cancelled read() collected back in front of the buffer.
+
+        While a read() to EOF is still collecting (it waits on the pipe), the bytes are its:
+        another read is a second concurrent reader, as in asyncio."""
         acc = self._acc
         if acc is not None:
+            if self._reading:
+                raise _busy(func_name)
             self._acc = None
-            self._plain = self._exception is None
-            self._buf = acc.getvalue() + self._buf[self._pos :]
-            self._pos = 0
+            self._set_buffer(acc.getvalue() + self._buf[self._pos :])
 
     def _peek(self) -> bytes:
         """Everything buffered, without consuming it (for ``TimeoutExpired.output``)."""
-        rest = self._buf[self._pos :]
+        rest = bytes(self._buf[self._pos :])
         if self._acc is not None:
             return self._acc.getvalue() + rest
         return rest
 
+    def _unread(self, data: bytes) -> None:
+        """Put bytes a read had returned back in front (its caller was cancelled)."""
+        if data:
+            self._set_buffer(data + self._peek())
+            self._acc = None
+            self._update_plain()
+
     def _append(self, data: bytes) -> None:
-        if self._pos == len(self._buf):
-            self._buf = data
+        buf = self._buf
+        pos = self._pos
+        if pos == len(buf):
+            self._set_buffer(data)
+        elif len(buf) - pos < _BIG_BUFFER:
+            self._set_buffer(bytes(buf[pos:]) + data)  # bytes(bytes) is no copy
         else:
-            self._buf = self._buf[self._pos :] + data
-        self._pos = 0
+            # A large buffer still growing (readexactly(n), a big limit): append in place,
+            # or re-copying it per chunk would be quadratic.
+            if isinstance(buf, bytes):
+                grown = bytearray(memoryview(buf)[pos:])
+            else:
+                grown = buf
+                if pos:
+                    del grown[:pos]
+            grown += data
+            self._buf = grown
+            self._pos = 0
+            self._plain = False
 
     def _set_eof(self) -> None:
         self._eof = True
@@ -187,6 +224,10 @@ class StreamReader:
         self._reading = True
         try:
             data = await source.receive(size)
+        except anyio.ClosedResourceError:
+            if self._source is source:
+                raise
+            data = b""  # the Process closed the pipe under us: EOF, as asyncio's transport
         finally:
             self._reading = False
         if not data:
@@ -226,7 +267,7 @@ class StreamReader:
         end = buf.find(b"\n", pos) + 1
         if end and end - pos <= self._maxline and self._plain:
             self._pos = end  # fast path: a whole line is buffered
-            return buf[pos:end]
+            return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
         try:
             return await self.readuntil(b"\n")
         except IncompleteReadError as e:
@@ -237,8 +278,7 @@ class StreamReader:
             if self._buf.startswith(b"\n", start + e.consumed):
                 self._pos = start + e.consumed + 1
             else:
-                self._buf = b""
-                self._pos = 0
+                self._set_buffer(b"")
             raise ValueError(e.args[0]) from None
 
     async def readuntil(self, separator: bytes | tuple[bytes, ...] = b"\n") -> bytes:
@@ -256,7 +296,7 @@ class StreamReader:
             raise ValueError("Separator should be at least one-byte string")
         if self._exception is not None:
             raise self._exception
-        self._fold()
+        self._fold("readuntil")
 
         # `offset` bytes from self._pos on are known to hold no separator.
         offset = 0
@@ -281,9 +321,8 @@ class StreamReader:
                         "Separator is not found, and chunk exceed the limit", offset
                     )
             if self._eof:
-                chunk = buf[pos:]
-                self._buf = b""
-                self._pos = 0
+                chunk = bytes(buf[pos:])
+                self._set_buffer(b"")
                 raise IncompleteReadError(chunk, None)
             await self._wait_for_data("readuntil")
 
@@ -292,7 +331,7 @@ class StreamReader:
                 "Separator is found, but chunk is longer than limit", match_start - pos
             )
         self._pos = match_end
-        return buf[pos:match_end]
+        return bytes(buf[pos:match_end])  # no copy when buf is a bytes
 
     async def read(self, n: int = -1) -> bytes:
         """Mirrors :meth:`asyncio.StreamReader.read`."""
@@ -302,31 +341,31 @@ class StreamReader:
             return b""
         if n < 0:
             return await self._read_to_eof()
-        self._fold()
+        self._fold("read")
         if self._pos == len(self._buf) and not self._eof:
             source = self._source
             if source is not None:
                 # Nothing buffered: hand the pipe's bytes straight to the caller, no copy.
-                return await self._pull(source, n, "read")
+                return await self._pull(source, min(n, _MAX_READ), "read")
             await self._wait_for_data("read")
         buf = self._buf
         pos = self._pos
         end = min(pos + n, len(buf))
         self._pos = end
-        return buf[pos:end]
+        return bytes(buf[pos:end])
 
     async def _read_to_eof(self) -> bytes:
         # Collect into a BytesIO kept on the reader: getvalue() hands over its buffer without
         # a copy, so collecting N bytes costs about N of memory (asyncio's list + join: 2N),
         # and a cancellation leaves the bytes here for the next read.
+        if self._reading:
+            raise _busy("read")  # before touching the buffer another read is scanning
         acc = self._acc
         if acc is None:
             acc = self._acc = io.BytesIO()
-            self._plain = False
         if self._pos < len(self._buf):
             acc.write(memoryview(self._buf)[self._pos :])
-        self._buf = b""
-        self._pos = 0
+        self._set_buffer(b"")
         size = _CHUNK
         while not self._eof:
             source = self._source
@@ -339,11 +378,10 @@ class StreamReader:
                 acc.write(data)
             else:
                 await self._wait_for_data("read")
-                acc.write(self._buf)
-                self._buf = b""
-                self._pos = 0
+                acc.write(memoryview(self._buf)[self._pos :])
+                self._set_buffer(b"")
         self._acc = None
-        self._plain = self._exception is None
+        self._update_plain()
         return acc.getvalue()
 
     async def readexactly(self, n: int) -> bytes:
@@ -354,17 +392,16 @@ class StreamReader:
             raise self._exception
         if n == 0:
             return b""
-        self._fold()
+        self._fold("readexactly")
         while len(self._buf) - self._pos < n:
             if self._eof:
-                incomplete = self._buf[self._pos :]
-                self._buf = b""
-                self._pos = 0
+                incomplete = bytes(self._buf[self._pos :])
+                self._set_buffer(b"")
                 raise IncompleteReadError(incomplete, n)
             await self._wait_for_data("readexactly")
         pos = self._pos
         self._pos = pos + n
-        return self._buf[pos : pos + n]
+        return bytes(self._buf[pos : pos + n])
 
     def __aiter__(self) -> StreamReader:
         return self
@@ -375,7 +412,7 @@ class StreamReader:
         end = buf.find(b"\n", pos) + 1
         if end and end - pos <= self._maxline and self._plain:
             self._pos = end
-            return buf[pos:end]
+            return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
         line = await self.readline()
         if line == b"":
             raise StopAsyncIteration
@@ -575,6 +612,16 @@ class StreamWriter:
         event = self._closed_event
         if event is not None:
             event.set()
+
+    def _check_peer(self) -> None:
+        """If nobody can read the pipe any more, lose the connection as asyncio does: with
+        bytes still queued that is a BrokenPipeError, else a plain close."""
+        if self._closed or not self._pipe.peer_closed():
+            return
+        if self._pending_size:
+            self._fail(BrokenPipeError(errno.EPIPE, "the child closed its stdin"))
+        else:
+            self._close_pipe()
 
     def _abort(self) -> None:
         """Drop unsent bytes and close now (the child is gone, or the Process is closing)."""

@@ -55,11 +55,11 @@ class AsyncioOps:
         if key in table:
             raise anyio.BusyResourceError("reading from" if kind == _READ else "writing to")
         fut: asyncio.Future[bool] = loop.create_future()
-        table[key] = fut
         if kind == _READ:
             loop.add_reader(fd, _wake, fut)
         else:
             loop.add_writer(fd, _wake, fut)
+        table[key] = fut  # only once registered: a failed add leaves no entry behind
         try:
             ready = await fut
         finally:

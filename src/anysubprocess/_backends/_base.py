@@ -53,6 +53,9 @@ class SendPipe(Protocol):
     async def wait_writable(self) -> None:
         """Wait until ``send_nowait`` can take at least one byte (or will fail)."""
 
+    def peer_closed(self) -> bool:
+        """Whether the child's end of the pipe is closed (nobody can read any more)."""
+
     def close(self) -> None:
         """Close now (waking any task blocked on the pipe with ``ClosedResourceError``)."""
 

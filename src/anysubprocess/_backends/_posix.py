@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -81,6 +82,13 @@ class _FdPipe:
             self._ops.notify_closing(fd)  # no waiter, no registration may outlive the fd
             self._file.close()
 
+    def __del__(self) -> None:
+        # Nobody can be waiting on the fd (a waiter holds a reference to us): just close it,
+        # without the "unclosed file" warning of the file object (no loop calls here).
+        if self._fd >= 0:
+            self._fd = -1
+            self._file.close()
+
 
 class FdReceivePipe(_FdPipe):
     """Read end: read first, wait for readiness only when the pipe is empty."""
@@ -136,6 +144,13 @@ class FdSendPipe(_FdPipe):
         if self._fd < 0:
             raise anyio.ClosedResourceError
         await self._ops.wait_writable(self._fd)
+
+    def peer_closed(self) -> bool:
+        if self._fd < 0:
+            return True
+        poller = select.poll()
+        poller.register(self._fd, 0)  # POLLERR/POLLHUP are always reported
+        return bool(poller.poll(0))
 
 
 def _wait_exited_nowait(pid: int) -> None:
