@@ -282,7 +282,9 @@ class PosixBackend:
         # asyncio forks on the loop thread: a burst of spawns stalls its loop for as long as
         # all of them take. We fork inline only when no other spawn is under way and the
         # last one ended a while ago (a sequential spawn costs no thread hand-off), and
-        # hand bursts to at most two worker threads (more would only fight over the GIL).
+        # hand bursts to at most four worker threads. Measured (100-200 `true` children,
+        # pinned to one CPU): 2 threads gave 0.91 of asyncio's burst throughput, 4 gave
+        # 0.97 with a 2.6-3.8 ms worst loop stall, 8 gave 1.0 but stalled 5.7 ms.
         state = _spawn_state()
         if state.threaded == 0 and time.perf_counter() - state.last_end > _BURST_GAP:
             try:
@@ -309,7 +311,7 @@ class _LoopSpawnState:
     def __init__(self) -> None:
         self.last_end = 0.0
         self.threaded = 0
-        self.limiter = anyio.CapacityLimiter(2)
+        self.limiter = anyio.CapacityLimiter(4)
 
 
 _spawn_states: RunVar[_LoopSpawnState] = RunVar("anysubprocess_spawn_state")
