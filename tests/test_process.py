@@ -281,3 +281,20 @@ async def test_burst_of_spawns_goes_through_threads_and_cancels_cleanly() -> Non
     assert len(started) == 20
     for proc in started:
         assert await proc.communicate(b"") == (b"", None)
+
+
+async def test_burst_of_failing_spawns_raises_in_each_caller() -> None:
+    """Errors from a spawn thread (a missing program) reach the caller that asked."""
+    errors: list[BaseException] = []
+
+    async def spawn_missing() -> None:
+        try:
+            await anysubprocess.create_subprocess_exec("/no/such/program-xyz", stdout=PIPE)
+        except FileNotFoundError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(12):
+            tg.start_soon(spawn_missing)
+    assert len(errors) == 12
+    assert all(e.filename == "/no/such/program-xyz" for e in errors)  # type: ignore[attr-defined]

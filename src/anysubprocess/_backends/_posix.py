@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import IO, Any, Protocol
 
@@ -282,9 +283,7 @@ class PosixBackend:
         # asyncio forks on the loop thread: a burst of spawns stalls its loop for as long as
         # all of them take. We fork inline only when no other spawn is under way and the
         # last one ended a while ago (a sequential spawn costs no thread hand-off), and
-        # hand bursts to at most four worker threads. Measured (100-200 `true` children,
-        # pinned to one CPU): 2 threads gave 0.91 of asyncio's burst throughput, 4 gave
-        # 0.97 with a 2.6-3.8 ms worst loop stall, 8 gave 1.0 but stalled 5.7 ms.
+        # hand bursts to a few worker threads (see _SPAWN_THREADS).
         state = _spawn_state()
         if state.threaded == 0 and time.perf_counter() - state.last_end > _BURST_GAP:
             try:
@@ -293,7 +292,7 @@ class PosixBackend:
                 state.last_end = time.perf_counter()
         state.threaded += 1
         try:
-            return PopenChild(await _popen_in_thread(popen, state.limiter), self._ops)
+            return PopenChild(await _popen_in_thread(popen, state, self._ops), self._ops)
         finally:
             state.threaded -= 1
             state.last_end = time.perf_counter()
@@ -301,20 +300,42 @@ class PosixBackend:
 
 #: Spawns closer together than this (seconds) are a burst: they go to worker threads.
 _BURST_GAP = 0.0002
+#: Worker threads a burst may use, and spawns one thread job takes at a time. Measured with
+#: 200 concurrent `true` children, pinned to one CPU (asyncio: 0.122 s, its loop stalled
+#: 60 ms): 4 threads x 1 spawn 0.126 s / 3.0 ms worst stall; 4 x 2: 0.121 s / 4.3-5.1 ms;
+#: 2 x 4: 0.117 s / 4.2-5.3 ms; 2 x 2: 0.121 s / 2.4-2.8 ms (chosen); 4 x 8: 17 ms stall.
+#: More work per GIL-holding thread stalls the loop; batches amortise the hand-off.
+_SPAWN_THREADS = 2
+_SPAWN_BATCH = 2
+
+
+class _SpawnJob:
+    """One spawn queued for the worker threads; ``lock`` orders abandonment and hand-over."""
+
+    __slots__ = ("abandoned", "done", "error", "popen", "start")
+
+    def __init__(self, start: Callable[[], subprocess.Popen[bytes]], done: EventLike) -> None:
+        self.start = start
+        self.done = done
+        self.abandoned = False
+        self.popen: subprocess.Popen[bytes] | None = None
+        self.error: BaseException | None = None
 
 
 class _LoopSpawnState:
-    """Per event loop: how spawns are going, and the threads bursts may use."""
+    """Per event loop: how spawns are going, and the queue the spawn threads work through."""
 
-    __slots__ = ("last_end", "limiter", "threaded")
+    __slots__ = ("last_end", "queue", "runners", "threaded")
 
     def __init__(self) -> None:
         self.last_end = 0.0
         self.threaded = 0
-        self.limiter = anyio.CapacityLimiter(4)
+        self.queue: deque[_SpawnJob] = deque()
+        self.runners = 0
 
 
 _spawn_states: RunVar[_LoopSpawnState] = RunVar("anysubprocess_spawn_state")
+_spawn_lock = threading.Lock()
 
 
 def _spawn_state() -> _LoopSpawnState:
@@ -327,44 +348,76 @@ def _spawn_state() -> _LoopSpawnState:
 
 
 async def _popen_in_thread(
-    popen: Callable[[], subprocess.Popen[bytes]], limiter: anyio.CapacityLimiter
+    popen: Callable[[], subprocess.Popen[bytes]], state: _LoopSpawnState, ops: LoopOps
 ) -> subprocess.Popen[bytes]:
-    """Run ``popen`` in a worker thread; if we are cancelled meanwhile, the child is killed
+    """Have a spawn thread run ``popen``; if we are cancelled meanwhile, the child is killed
     and reaped (by whichever side comes second), never leaked."""
-    state = _SpawnState()
-
-    def start() -> None:
-        child = popen()
-        with state.lock:
-            if not state.abandoned:
-                state.popen = child
-                return
-        _kill_and_reap(child)  # the caller was cancelled while we forked
-
-    # The Popen travels in `state`, not as the thread's result: a finished future may be
-    # kept alive by the thread pool, and nothing may outlive the Process (its __del__ warns
-    # about a child never waited for).
+    job = _SpawnJob(popen, ops.new_event())
+    state.queue.append(job)
+    if state.runners < _SPAWN_THREADS:
+        state.runners += 1
+        ops.start_background(lambda: _run_spawn_queue(state))
     try:
-        await anyio.to_thread.run_sync(start, abandon_on_cancel=True, limiter=limiter)
+        await job.done.wait()
     except BaseException:
-        with state.lock:
-            state.abandoned = True
-            orphan, state.popen = state.popen, None
-        if orphan is not None:
+        with _spawn_lock:
+            job.abandoned = True
+            orphan, job.popen = job.popen, None
+        if orphan is not None:  # spawned, but the news came too late
             _kill_and_reap(orphan)
         raise
-    child, state.popen = state.popen, None
+    if job.error is not None:
+        raise job.error
+    child, job.popen = job.popen, None
     assert child is not None
     return child
 
 
-class _SpawnState:
-    __slots__ = ("abandoned", "lock", "popen")
+async def _run_spawn_queue(state: _LoopSpawnState) -> None:
+    """A background task: hand queued spawns to a worker thread, a batch at a time."""
+    batch: list[_SpawnJob] = []
+    try:
+        while state.queue:
+            batch = [state.queue.popleft() for _ in range(min(_SPAWN_BATCH, len(state.queue)))]
+            # Not abandonable: the batch's children must be handed over (or reaped).
+            await anyio.to_thread.run_sync(_spawn_batch, batch)
+            for job in batch:
+                job.done.set()
+            batch = []
+    except BaseException as exc:  # the loop is shutting down: fail what is left
+        for job in [*batch, *state.queue]:
+            if job.popen is None and job.error is None:
+                job.error = RuntimeError(f"the event loop stopped while spawning: {exc!r}")
+            job.done.set()
+        state.queue.clear()
+        if not isinstance(exc, Exception):
+            raise  # a cancellation: let the loop see it
+    finally:
+        state.runners -= 1
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.abandoned = False
-        self.popen: subprocess.Popen[bytes] | None = None
+
+def _spawn_batch(batch: list[_SpawnJob]) -> None:
+    """In a worker thread: start each job's child, unless its caller has gone."""
+    for job in batch:
+        with _spawn_lock:
+            if job.abandoned:
+                continue
+        try:
+            child = job.start()
+        except BaseException as exc:  # FileNotFoundError & co: raised in the caller
+            job.error = exc
+            continue
+        if not _hand_over(job, child):
+            _kill_and_reap(child)  # the caller was cancelled while we forked
+
+
+def _hand_over(job: _SpawnJob, child: subprocess.Popen[bytes]) -> bool:
+    """Give ``child`` to the job's caller, unless it has gone (then: False)."""
+    with _spawn_lock:
+        if job.abandoned:
+            return False
+        job.popen = child
+        return True
 
 
 def _kill_and_reap(popen: subprocess.Popen[bytes]) -> None:
