@@ -349,33 +349,37 @@ async def test_read_is_cancel_safe() -> None:
     await proc.wait()
 
 
-async def test_lines_split_policy_loses_nothing() -> None:
-    payload = b"ab\n" + b"x" * 25 + b"\nlast"
+OVERLONG = b"ab\n" + b"x" * 25 + b"\nlast"
+
+
+async def _overlong_child() -> tuple[anysubprocess.Process, anysubprocess.StreamReader]:
+    """A child that writes OVERLONG (a 25-byte line), read with limit=10."""
     proc = await anysubprocess.create_subprocess_exec(
-        PY, "-c", f"import sys; sys.stdout.buffer.write({payload!r})", stdout=PIPE, limit=10
+        PY, "-c", f"import sys; sys.stdout.buffer.write({OVERLONG!r})", stdout=PIPE, limit=10
     )
     assert proc.stdout is not None
-    pieces = [piece async for piece in proc.stdout.lines(overlong="split")]
+    return proc, proc.stdout
+
+
+async def test_lines_split_policy_loses_nothing() -> None:
+    proc, stdout = await _overlong_child()
+    pieces = [piece async for piece in stdout.lines(overlong="split")]
     assert pieces == [b"ab\n", b"x" * 10, b"x" * 10, b"x" * 5 + b"\n", b"last"]
-    assert b"".join(pieces) == payload
+    assert b"".join(pieces) == OVERLONG
     await proc.wait()
 
 
 async def test_lines_raise_policy_keeps_the_data() -> None:
-    payload = b"ab\n" + b"x" * 25 + b"\nlast"
-    proc = await anysubprocess.create_subprocess_exec(
-        PY, "-c", f"import sys; sys.stdout.buffer.write({payload!r})", stdout=PIPE, limit=10
-    )
-    assert proc.stdout is not None
+    proc, stdout = await _overlong_child()
     await proc.wait()
     got = []
     with pytest.raises(asyncio.LimitOverrunError):
-        async for line in proc.stdout.lines():
+        async for line in stdout.lines():
             got.append(line)
     assert got == [b"ab\n"]
-    assert await proc.stdout.read() == b"x" * 25 + b"\nlast"
+    assert await stdout.read() == b"x" * 25 + b"\nlast"
     with pytest.raises(ValueError, match="overlong"):
-        proc.stdout.lines(overlong="drop")  # type: ignore[arg-type]
+        stdout.lines(overlong="drop")  # type: ignore[arg-type]
 
 
 async def test_at_eof_without_reading() -> None:
