@@ -303,6 +303,18 @@ async def test_wait_closed_reports_broken_pipe_and_can_be_cancelled() -> None:
     assert await proc.wait() == 0
 
 
+async def _second_reader_errors(reader: Any, first: Any, *args: Any) -> Any:
+    """Start ``first(*args)``, let it wait for data, then readline() beside it: the errors."""
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(first, *args)
+            await anyio.sleep(0.1)
+            await reader.readline()
+    except BaseException as e:
+        return [(type(x), str(x)) for x in getattr(e, "exceptions", [e])]
+    return []
+
+
 @pytest.mark.differential
 async def test_two_concurrent_readers() -> None:
     async def scenario(m: ModuleType) -> Any:
@@ -310,13 +322,7 @@ async def test_two_concurrent_readers() -> None:
             PY, "-c", "import sys; sys.stdin.read()", stdin=m.PIPE, stdout=m.PIPE
         )
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(proc.stdout.read, 10)
-                await anyio.sleep(0.05)
-                await proc.stdout.readline()
-        except BaseException as e:
-            errors = getattr(e, "exceptions", [e])
-            return [(type(x), str(x)) for x in errors]
+            return await _second_reader_errors(proc.stdout, proc.stdout.read, 10)
         finally:
             proc.stdin.close()
             await proc.wait()
@@ -455,13 +461,7 @@ async def test_read_to_eof_with_a_second_reader() -> None:
             m, "import sys, time; print('x', flush=True); time.sleep(0.3); print('y')"
         )
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(proc.stdout.read)
-                await anyio.sleep(0.1)
-                await proc.stdout.readline()
-        except BaseException as e:
-            errors = getattr(e, "exceptions", [e])
-            return [(type(x), str(x)) for x in errors]
+            return await _second_reader_errors(proc.stdout, proc.stdout.read)
         finally:
             await proc.wait()
 

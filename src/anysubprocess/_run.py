@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import locale
 import os
-import signal
 import subprocess
 from collections.abc import Sequence
 from typing import Any
@@ -19,8 +18,8 @@ from ._process import DEFAULT_GRACE_PERIOD, DeliverCancel, Process
 __all__ = ["run"]
 
 
-async def _already_killed(proc: Process) -> None:
-    """The timeout path's deliver_cancel: SIGKILL was sent already; nothing to add."""
+async def _no_request(proc: Process) -> None:
+    """The timeout path's deliver_cancel: none; aclose(grace_period=0) sends SIGKILL."""
 
 
 def _decode(data: bytes | None, encoding: str, errors: str) -> str | None:
@@ -117,26 +116,19 @@ async def run(
         if scope.cancelled_caught:
             out = proc.stdout._peek() if proc.stdout is not None else None
             err = proc.stderr._peek() if proc.stderr is not None else None
-            with anyio.CancelScope(shield=True):
-                proc._close_pipes()
-                proc._signal_tree(signal.SIGKILL)
-                await proc.aclose(grace_period=0, deliver_cancel=_already_killed)
-            if text_mode:
-                raise TimeoutExpired(
-                    args, timeout or 0.0, _decode(out, enc, errs), _decode(err, enc, errs)
-                )
-            raise TimeoutExpired(args, timeout or 0.0, out, err)
+            # subprocess.run kills at once on a timeout: no polite request, no grace.
+            await proc.aclose(grace_period=0, deliver_cancel=_no_request)
     except BaseException:
         await proc.aclose()
         raise
 
+    stdout_value: Any = _decode(out, enc, errs) if text_mode else out
+    stderr_value: Any = _decode(err, enc, errs) if text_mode else err
+    if scope.cancelled_caught:
+        assert timeout is not None
+        raise TimeoutExpired(args, timeout, stdout_value, stderr_value)
     returncode = proc.returncode
     assert returncode is not None
-    stdout_value: Any = out
-    stderr_value: Any = err
-    if text_mode:
-        stdout_value = _decode(out, enc, errs)
-        stderr_value = _decode(err, enc, errs)
     if check and returncode:
         raise subprocess.CalledProcessError(returncode, args, stdout_value, stderr_value)
     return subprocess.CompletedProcess(args, returncode, stdout_value, stderr_value)
