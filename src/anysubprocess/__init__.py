@@ -18,9 +18,9 @@ from ._exceptions import TimeoutExpired as TimeoutExpired
 from ._process import DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD
 from ._process import DeliverCancel as DeliverCancel
 from ._process import Process as Process
+from ._reader import StreamReader as StreamReader
 from ._run import run as run
-from ._streams import StreamReader as StreamReader
-from ._streams import StreamWriter as StreamWriter
+from ._writer import StreamWriter as StreamWriter
 
 __all__ = [
     "DEFAULT_GRACE_PERIOD",

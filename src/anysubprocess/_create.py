@@ -9,7 +9,7 @@ from typing import IO, Any, Union
 
 from ._backends import current_backend
 from ._process import Process
-from ._streams import _DEFAULT_LIMIT
+from ._reader import _DEFAULT_LIMIT
 
 __all__ = ["create_subprocess_exec", "create_subprocess_shell"]
 

@@ -13,7 +13,8 @@ import anyio
 
 from ._backends import Backend, ChildProcess
 from ._exceptions import TimeoutExpired
-from ._streams import StreamReader, StreamWriter
+from ._reader import StreamReader
+from ._writer import StreamWriter
 
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-__all__ = ["Backend", "ChildProcess", "EventLike", "ReceivePipe", "SendPipe"]
+__all__ = ["Backend", "ChildProcess", "EventLike", "LoopOps", "ReceivePipe", "SendPipe"]
 
 
 class EventLike(Protocol):
@@ -109,3 +109,14 @@ class Backend(Protocol):
 
     async def checkpoint(self) -> None:
         """Yield to the loop once; may raise the loop's cancellation exception."""
+
+
+class LoopOps(Protocol):
+    """What differs between event loops, and nothing else (the POSIX backend's inner contract)."""
+
+    def wait_readable(self, fd: int, /) -> Awaitable[None]: ...
+    def wait_writable(self, fd: int, /) -> Awaitable[None]: ...
+    def notify_closing(self, fd: int, /) -> None: ...
+    def checkpoint(self) -> Awaitable[None]: ...
+    def start_background(self, fn: Callable[[], Awaitable[None]]) -> None: ...
+    def new_event(self) -> EventLike: ...

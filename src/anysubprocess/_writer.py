@@ -1,0 +1,233 @@
+"""StreamWriter: a child's stdin, mirroring asyncio's, with a background flusher."""
+
+from __future__ import annotations
+
+import errno
+from collections import deque
+from typing import Any
+
+import anyio
+
+from ._backends import Backend, EventLike, SendPipe
+
+__all__ = ["StreamWriter"]
+
+_HIGH_WATER = 2**16  # asyncio's default write-buffer limits for pipe transports
+_LOW_WATER = 2**14
+_COALESCE = 2**12  # pending writes smaller than this are merged into one buffer
+
+
+class StreamWriter:
+    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin.
+
+    ``write()`` hands bytes to the pipe at once; what the pipe cannot take yet is flushed by a
+    background task, so data flows without ``drain()`` and ``close()`` delivers every byte,
+    as with asyncio's transports. ``drain()`` is the back-pressure point: it waits while more
+    than 64 KiB are buffered, until 16 KiB or less remain.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_backend",
+        "_closed",
+        "_closed_event",
+        "_closing",
+        "_drain_waiter",
+        "_exc",
+        "_flushing",
+        "_pending",
+        "_pending_size",
+        "_pipe",
+    )
+
+    def __init__(self, pipe: SendPipe, backend: Backend) -> None:
+        self._pipe = pipe
+        self._backend = backend
+        # Bytes the pipe has not taken yet, oldest first. A `bytes` argument is kept by
+        # reference (no copy of a large input); mutable buffers are copied, as asyncio does.
+        self._pending: deque[memoryview] = deque()
+        self._pending_size = 0
+        self._flushing = False
+        self._closing = False  # close() or write_eof() was called
+        self._closed = False  # the pipe is closed
+        self._exc: BaseException | None = None  # the error that broke the pipe
+        self._drain_waiter: EventLike | None = None
+        self._closed_event: EventLike | None = None
+
+    def __repr__(self) -> str:
+        info = ["StreamWriter"]
+        if self._pending_size:
+            info.append(f"{self._pending_size} bytes pending")
+        if self._closed:
+            info.append("closed")
+        elif self._closing:
+            info.append("closing")
+        if self._exc is not None:
+            info.append(f"exception={self._exc!r}")
+        return "<{}>".format(" ".join(info))
+
+    @property
+    def transport(self) -> None:
+        """asyncio's transport object; there is none here (``None``)."""
+        return None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        """``"pipe"`` is the pipe's file object, as in asyncio; other names give ``default``."""
+        if name == "pipe":
+            return self._pipe.fileobj
+        return default
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.write`: never blocks, never raises on a broken
+        pipe (``drain()`` reports it); after ``close()`` the bytes are dropped, as in asyncio.
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
+        if isinstance(data, memoryview) and data.itemsize != 1:
+            data = data.cast("B")
+        if not data or self._closing or self._exc is not None:
+            return
+        n = 0
+        if not self._pending_size:
+            try:
+                n = self._pipe.send_nowait(data)
+            except (OSError, anyio.ClosedResourceError) as exc:
+                self._fail(exc)
+                return
+            if n == len(data):
+                return
+        rest = memoryview(data)[n:] if type(data) is bytes else memoryview(bytes(data[n:]))
+        pending = self._pending
+        if pending and len(rest) < _COALESCE and len(pending[-1]) < _COALESCE:
+            pending[-1] = memoryview(b"".join((pending[-1], rest)))  # no syscall per tiny write
+        else:
+            pending.append(rest)
+        self._pending_size += len(rest)
+        if self._pending_size > _HIGH_WATER:
+            self._pipe.grow()  # a bulk write: fewer, larger writes as the child drains it
+        if not self._flushing:
+            self._flushing = True
+            self._backend.start_background(self._flush)
+
+    def writelines(self, data: Any) -> None:
+        for chunk in data:
+            self.write(chunk)
+
+    async def _flush(self) -> None:
+        pipe = self._pipe
+        pending = self._pending
+        try:
+            while pending and self._exc is None and not self._closed:
+                try:
+                    await pipe.wait_writable()
+                    while pending:  # as much as the pipe takes now, then wait again
+                        chunk = pending[0]
+                        n = pipe.send_nowait(chunk)
+                        self._pending_size -= n
+                        if n < len(chunk):
+                            pending[0] = chunk[n:]
+                            break
+                        pending.popleft()
+                except (OSError, anyio.ClosedResourceError) as exc:
+                    self._fail(exc)
+                    break
+                if self._pending_size <= _LOW_WATER:
+                    self._wake_drain()
+        except Exception as exc:  # pragma: no cover - a bug; never crash the loop
+            self._fail(exc)
+        finally:
+            self._flushing = False
+            self._wake_drain()
+            if self._closing and not self._closed:
+                self._close_pipe()
+
+    def _wake_drain(self) -> None:
+        waiter, self._drain_waiter = self._drain_waiter, None
+        if waiter is not None:
+            waiter.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, anyio.ClosedResourceError):
+            exc = BrokenPipeError("the pipe was closed")
+        if self._exc is None:
+            self._exc = exc
+        self._pending.clear()
+        self._pending_size = 0
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        self._closing = True
+        if not self._closed:
+            self._closed = True
+            self._pipe.close()
+        self._wake_drain()
+        event = self._closed_event
+        if event is not None:
+            event.set()
+
+    def _check_peer(self) -> None:
+        """If nobody can read the pipe any more, lose the connection as asyncio does: with
+        bytes still queued that is a BrokenPipeError, else a plain close."""
+        if self._closed or not self._pipe.peer_closed():
+            return
+        if self._pending_size:
+            self._fail(BrokenPipeError(errno.EPIPE, "the child closed its stdin"))
+        else:
+            self._close_pipe()
+
+    def _abort(self) -> None:
+        """Drop unsent bytes and close now (the child is gone, or the Process is closing)."""
+        self._pending.clear()
+        self._pending_size = 0
+        self._close_pipe()
+
+    async def drain(self) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.drain`.
+
+        Waits while more than 64 KiB wait to be written. A cancelled ``drain()`` loses no
+        bytes. Raises ``BrokenPipeError`` (or the pipe's ``OSError``) once the child has
+        closed its stdin, and ``ConnectionResetError`` after a ``close()`` has completed.
+        """
+        while True:
+            if self._exc is not None:
+                raise self._exc
+            if self._closed:
+                raise ConnectionResetError("Connection lost")
+            if self._pending_size <= _HIGH_WATER or not self._flushing:
+                return
+            waiter = self._drain_waiter
+            if waiter is None:
+                waiter = self._drain_waiter = self._backend.new_event()
+            await waiter.wait()  # set at <= 16 KiB left, or when flushing stops
+
+    def close(self) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.close`: the pipe closes once buffered bytes
+        are written (or the child is gone)."""
+        if self._closing:
+            return
+        self._closing = True
+        if not self._flushing:
+            self._close_pipe()
+
+    def is_closing(self) -> bool:
+        return self._closing or self._exc is not None
+
+    async def wait_closed(self) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.wait_closed`; raises the error that broke the
+        pipe, if any. Safe to cancel and call again."""
+        while not self._closed:
+            event = self._closed_event
+            if event is None:
+                event = self._closed_event = self._backend.new_event()
+            await event.wait()
+        if self._exc is not None:
+            raise self._exc
+
+    def write_eof(self) -> None:
+        """For a pipe, the same as :meth:`close` (as in asyncio)."""
+        self.close()
+
+    def can_write_eof(self) -> bool:
+        return True
