@@ -150,3 +150,19 @@ def test_the_policy_guard_matches_what_it_must() -> None:
         "loop = asyncio.get_running_loop()",
     ]:
         assert not _POLICY_API.search(line), line
+
+
+def test_supported_versions_agree_everywhere() -> None:
+    """pyproject's classifiers, the versions scripts/test runs, the README's Status line and
+    docs/pythons.md name the same range."""
+    script = (REPO / "scripts" / "test").read_text()
+    lo, hi = (int(m) for m in re.search(r"MIN_MINOR=(\d+) MAX_MINOR=(\d+)", script).groups())  # type: ignore[union-attr]
+    pyproject = (REPO / "pyproject.toml").read_text()
+    classified = [
+        int(m) for m in re.findall(r'"Programming Language :: Python :: 3\.(\d+)"', pyproject)
+    ]
+    assert classified == list(range(lo, hi + 1))
+    assert f'requires-python = ">=3.{lo}"' in pyproject
+    status = (REPO / "README.md").read_text().split("## Status", 1)[1]
+    assert f"CPython 3.{lo}\N{EN DASH}3.{hi}" in status
+    assert f"CPython 3.{lo} to 3.{hi}" in (REPO / "docs" / "pythons.md").read_text()
