@@ -109,6 +109,11 @@ CODES: dict[str, Code] = {
             "import the names you use; subprocess names are imported from anysubprocess "
             "after the star import",
         ),
+        Code(
+            "ASP203",
+            "an assignment to asyncio's subprocess API (asyncio.create_subprocess_exec = fake)",
+            "left unchanged: patch the anysubprocess name the migrated code now uses",
+        ),
     ]
 }
 

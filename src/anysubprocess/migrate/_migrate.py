@@ -46,10 +46,14 @@ def migrate(source: str | bytes) -> Result:
     findings: list[Finding] = []
     if issues:
         positions = wrapper.resolve(PositionProvider)
+        unique: dict[
+            Finding, None
+        ] = {}  # a use bound by two imports (import asyncio; import asyncio.subprocess)
         for issue in issues:
             start = positions[issue.node].start
-            findings.append(Finding(start.line, start.column + 1, issue.code, issue.message))
-        findings.sort(key=lambda f: (f.line, f.col, f.code))
+            finding = Finding(start.line, start.column + 1, issue.code, issue.message)
+            unique[finding] = None
+        findings = sorted(unique, key=lambda f: (f.line, f.col, f.code))
     if edits.empty:
         return Result(source, source, findings)
     new = module.visit(Rewriter(edits))

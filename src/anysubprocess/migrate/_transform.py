@@ -102,7 +102,19 @@ def _plan_package(binding: Binding, plan: Plan, provided: set[int]) -> None:
         target = next(
             (k for k in range(len(use.chain) - 1, -1, -1) if use.qualified[k] in REWRITES), None
         )
-        if target is None or use.is_store or _unmirrored(binding, use, target + 1, plan):
+        if target is None or _unmirrored(binding, use, target + 1, plan):
+            remaining += 1
+            continue
+        if use.is_store and target == len(use.chain) - 1:
+            name = use.qualified[target]
+            plan.issues.append(
+                Issue(
+                    use.chain[0],
+                    "ASP203",
+                    f"assignment to {name} left unchanged; code migrated to anysubprocess "
+                    f"will not see it (patch anysubprocess.{REWRITES[name]})",
+                )
+            )
             remaining += 1
             continue
         new = REWRITES[use.qualified[target]]
@@ -155,7 +167,7 @@ def plan(analysis: Analysis) -> Plan:
                 star,
                 "ASP202",
                 "star import from asyncio: import the names you use"
-                + (f"; {', '.join(used)} now come from anysubprocess" if used else ""),
+                + (f"; {', '.join(used)} now imported from anysubprocess" if used else ""),
             )
         )
         if used:
