@@ -459,19 +459,31 @@ def test_cli_without_libcst(
     )
 
 
-def test_cli_pool_gives_the_same_output(tmp_path: Path) -> None:
+def test_cli_pool_gives_the_same_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for i in range(12):
         (tmp_path / f"m{i}.py").write_text(
             f"import asyncio\nx{i} = asyncio.create_subprocess_exec\nasyncio.run(f())\n"
         )
-    command = [sys.executable, "-m", "anysubprocess.migrate", str(tmp_path)]
-    one = subprocess.run([*command, "-j", "1"], capture_output=True, text=True, timeout=60)
-    two = subprocess.run([*command, "-j", "2"], capture_output=True, text=True, timeout=60)
-    assert one.returncode == two.returncode == 0
-    assert one.stdout == two.stdout
-    assert one.stdout.count("+import anysubprocess\n") == 12
-    assert one.stderr == two.stderr
-    assert one.stderr.count("ASP100") == 12
+    assert main(["-j", "1", str(tmp_path)]) == 0
+    one = capsys.readouterr()
+    assert main(["-j", "2", str(tmp_path)]) == 0  # a process pool
+    two = capsys.readouterr()
+    assert one == two
+    assert one.out.count("+import anysubprocess\n") == 12
+    assert one.err.count("ASP100") == 12
+
+
+def test_cli_as_a_module(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("from asyncio import create_subprocess_exec\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "anysubprocess.migrate", "--check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"would migrate {tmp_path / 'm.py'}" in done.stderr
 
 
 # --- the sample project, migrated, runs under asyncio and trio ------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import io
 import multiprocessing
 import os
@@ -125,7 +126,7 @@ def _diff(path: str, old: bytes, new: bytes) -> str:
     )
 
 
-def process(path: str) -> Outcome:
+def process(path: str, report: bool = True) -> Outcome:
     """Migrate one file (in a worker process, or not)."""
     from ._migrate import migrate
 
@@ -135,7 +136,7 @@ def process(path: str) -> Outcome:
     except OSError as exc:
         finding = Finding(1, 1, "ASP001", f"cannot read: {exc.strerror or exc}")
         return Outcome(path, None, "", [finding], True)
-    result = migrate(old)
+    result = migrate(old, report=report)
     new = result.migrated
     assert isinstance(new, bytes)
     if new == old:
@@ -143,16 +144,17 @@ def process(path: str) -> Outcome:
     return Outcome(path, new, _diff(path, old, new), result.findings, False)
 
 
-def _outcomes(files: list[str], jobs: int) -> Iterator[Outcome]:
+def _outcomes(files: list[str], jobs: int, report: bool) -> Iterator[Outcome]:
+    work = functools.partial(process, report=report)
     if jobs <= 1 or len(files) < 2:
-        yield from map(process, files)
+        yield from map(work, files)
         return
     # forkserver, not fork: the caller may have threads (a test runner, an IDE).
     context = multiprocessing.get_context(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     )
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        yield from pool.map(process, files, chunksize=max(1, min(64, len(files) // (jobs * 8))))
+        yield from pool.map(work, files, chunksize=max(1, min(64, len(files) // (jobs * 8))))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -174,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = list(iter_files(args.paths))
     jobs = args.jobs or ((os.cpu_count() or 1) if len(files) >= POOL_THRESHOLD else 1)
     changed = failed = reported = 0
-    for outcome in _outcomes(files, jobs):
+    for outcome in _outcomes(files, jobs, report=not args.no_report):
         for finding in outcome.findings:
             if finding.code == "ASP001" or not args.no_report:
                 print(finding.format(outcome.path), file=sys.stderr)

@@ -24,11 +24,14 @@ def _relevant(source: str | bytes) -> bool:
 
 
 @overload
-def migrate(source: str) -> Result: ...
+def migrate(source: str, *, report: bool = True) -> Result: ...
 @overload
-def migrate(source: bytes) -> Result: ...
-def migrate(source: str | bytes) -> Result:
-    """Migrate ``source`` (text, or bytes with their encoding declaration honoured)."""
+def migrate(source: bytes, *, report: bool = True) -> Result: ...
+def migrate(source: str | bytes, *, report: bool = True) -> Result:
+    """Migrate ``source`` (text, or bytes with their encoding declaration honoured).
+
+    ``report=False`` skips the ASP1xx/ASP2xx findings (and the position pass they need).
+    """
     if not _relevant(source):
         return Result(source, source)
     try:
@@ -42,7 +45,7 @@ def migrate(source: str | bytes) -> Result:
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     analysis = analyse(wrapper)
     edits = plan(analysis)
-    issues: list[Issue] = [*edits.issues, *blockers(analysis)]
+    issues: list[Issue] = [*edits.issues, *blockers(analysis)] if report else []
     findings: list[Finding] = []
     if issues:
         positions = wrapper.resolve(PositionProvider)
@@ -56,5 +59,5 @@ def migrate(source: str | bytes) -> Result:
         findings = sorted(unique, key=lambda f: (f.line, f.col, f.code))
     if edits.empty:
         return Result(source, source, findings)
-    new = module.visit(Rewriter(edits))
+    new = module.visit(Rewriter(edits, analysis.parents))
     return Result(source, new.bytes if isinstance(source, bytes) else new.code, findings)

@@ -13,7 +13,7 @@ Only three kinds of edit are made, so formatting, comments and strings elsewhere
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -219,9 +219,25 @@ def _without(
 class Rewriter(cst.CSTTransformer):
     """Carries out a :class:`Plan` on the tree it was made from."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
         super().__init__()
         self.plan = plan
+        # Only the nodes to edit and their ancestors are visited: libcst rebuilds every node it
+        # visits, and most of a module has nothing to change.
+        targets = {*plan.replace, *plan.rename, *plan.drop, *plan.move, *plan.after}
+        targets |= plan.to_anysubprocess
+        self.wanted: set[int] = set()
+        for node in parents:
+            if id(node) in targets:
+                while id(node) not in self.wanted:
+                    self.wanted.add(id(node))
+                    parent = parents.get(node)
+                    if parent is None:
+                        break
+                    node = parent
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.wanted
 
     def leave_Attribute(
         self, original_node: cst.Attribute, updated_node: cst.Attribute
