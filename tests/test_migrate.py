@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -536,3 +537,9 @@ def test_migrated_sample_runs_under_asyncio_and_trio(
         assert result.stdout == EXPECTED, loop
 
     assert main(["--check", str(root)]) == 0
+
+
+def test_every_code_is_documented() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "migrate.md").read_text()
+    documented = re.findall(r"^\| `(ASP\d{3})` \|", page, re.MULTILINE)
+    assert documented == sorted(CODES)
