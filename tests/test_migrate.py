@@ -275,6 +275,19 @@ def test_star_import_blockers_are_reported() -> None:
     assert codes(source) == [(1, 1, "ASP202"), (4, 11, "ASP101")]
 
 
+def test_star_import_from_asyncio_subprocess_brings_only_the_factories() -> None:
+    source = "from asyncio.subprocess import *  # noqa\n\nasync def f():\n    await sleep(1)\n"
+    assert codes(source) == [(1, 1, "ASP202")]
+
+
+def test_module_as_a_value_imports_the_submodule_by_name() -> None:
+    source = "import anysubprocess\nimport asyncio\nsp = asyncio.subprocess\nasyncio.run(f())\n"
+    assert migrated(source) == (
+        "import anysubprocess\nimport asyncio\nimport anysubprocess.subprocess\n"
+        "sp = anysubprocess.subprocess\nasyncio.run(f())\n"
+    )
+
+
 def test_parse_error_is_a_finding() -> None:
     result = migrate_source("import asyncio\ndef broken(:\n")
     assert result.error is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import libcst as cst
+from libcst.helpers import get_full_name_for_node
 
 from ._codes import CODES
 from ._transform import Issue
@@ -86,7 +87,10 @@ def blockers(analysis: Analysis) -> Iterator[Issue]:
             code = BLOCKERS.get(name)
             if module == "asyncio" and code is not None:
                 yield Issue(use.chain[0], code, _message(qualified, code))
-    if analysis.stars:
+    # `from asyncio.subprocess import *` brings only the two factories; `from asyncio import *`
+    # brings everything asyncio exports.
+    stars = [get_full_name_for_node(star.module) for star in analysis.stars if star.module]
+    if "asyncio" in stars:
         for name, nodes in analysis.unresolved.items():
             code = BLOCKERS.get(name)
             if code is not None:

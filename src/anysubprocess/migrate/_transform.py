@@ -71,7 +71,7 @@ def _import(name: str) -> cst.Import:
     return cst.Import(names=[cst.ImportAlias(name=_dotted(name))])
 
 
-def _unmirrored(binding: Binding, use: Use, index: int, plan: Plan) -> bool:
+def _unmirrored(use: Use, index: int, plan: Plan) -> bool:
     """Whether ``use`` reaches into asyncio.subprocess for a name we do not provide (and say so)."""
     if len(use.chain) > index and use.qualified[index - 1] == "asyncio.subprocess":
         name = use.qualified[index].rsplit(".", 1)[1]
@@ -102,7 +102,7 @@ def _plan_package(binding: Binding, plan: Plan, provided: set[int]) -> None:
         target = next(
             (k for k in range(len(use.chain) - 1, -1, -1) if use.qualified[k] in REWRITES), None
         )
-        if target is None or _unmirrored(binding, use, target + 1, plan):
+        if target is None or _unmirrored(use, target + 1, plan):
             remaining += 1
             continue
         if use.is_store and target == len(use.chain) - 1:
@@ -124,7 +124,8 @@ def _plan_package(binding: Binding, plan: Plan, provided: set[int]) -> None:
     if not rewritten:
         return
     module = "anysubprocess.subprocess" if submodule else "anysubprocess"
-    have = id(binding.scope) in provided or _has_anysubprocess(binding)
+    # `import anysubprocess` alone may not load the .subprocess submodule: import it by name.
+    have = not submodule and (id(binding.scope) in provided or _has_anysubprocess(binding))
     provided.add(id(binding.scope))
     stmt = binding.stmt
     assert isinstance(stmt, cst.Import)
@@ -146,7 +147,7 @@ def plan(analysis: Analysis) -> Plan:
         if binding.kind == "asyncio":
             _plan_package(binding, result, provided)
         elif binding.kind == "subprocess":
-            blocked = [u for u in binding.uses if _unmirrored(binding, u, 1, result)]
+            blocked = [u for u in binding.uses if _unmirrored(u, 1, result)]
             if not blocked:
                 _plan_move(binding, result)
         elif binding.kind == "name":
