@@ -148,10 +148,12 @@ def main() -> None:
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             summary = done.stderr.strip().splitlines()[-1]
+            # Pool workers are the forkserver's children, not ours: their CPU time is not
+            # counted, so CPU time is shown for -j 1 only.
+            per_cpu = f", {args.files / cpu:.0f} per CPU-second" if jobs == "1" else ""
             print(
-                f"{args.files} files ({args.mix}), -j {jobs}: {elapsed:.2f} s wall, "
-                f"{cpu:.2f} s CPU: {args.files / elapsed:.0f} files/s "
-                f"({args.files / cpu:.0f} per CPU-second)  [{summary}]"
+                f"{args.files} files ({args.mix}), -j {jobs}: {elapsed:.2f} s, "
+                f"{args.files / elapsed:.0f} files/s{per_cpu}  [{summary}]"
                 f"  load average {os.getloadavg()[0]:.1f}"
             )
 
