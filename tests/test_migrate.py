@@ -313,6 +313,22 @@ def test_crlf_and_encoding_are_kept() -> None:
     ).encode("latin-1")
 
 
+def test_bom_and_missing_final_newline_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = b"\xef\xbb\xbfimport asyncio\nx = asyncio.create_subprocess_exec"
+    result = migrate_source(source)
+    assert (
+        result.migrated
+        == b"\xef\xbb\xbfimport anysubprocess\nx = anysubprocess.create_subprocess_exec"
+    )
+    path = tmp_path / "m.py"
+    path.write_bytes(source)
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("+x = anysubprocess.create_subprocess_exec\n\\ No newline at end of file\n")
+
+
 def test_importing_anysubprocess_does_not_import_libcst() -> None:
     code = (
         "import sys, anysubprocess, anysubprocess.migrate\n"

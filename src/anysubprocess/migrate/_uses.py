@@ -18,8 +18,9 @@ from libcst.metadata import ImportAssignment, MetadataWrapper, Scope, ScopeProvi
 #   "asyncio"    the asyncio package (import asyncio [as aio], import asyncio.subprocess)
 #   "subprocess" the asyncio.subprocess module under a name of its own
 #                (import asyncio.subprocess as sp, from asyncio import subprocess [as sp])
-#   "name"       one object imported from asyncio or asyncio.subprocess (from asyncio import sleep)
-#   "other"      another asyncio submodule (import asyncio.events as ev)
+#   "name"       a name anysubprocess also has, imported from asyncio or asyncio.subprocess
+#                (from asyncio import create_subprocess_exec as spawn)
+#   "other"      anything else (from asyncio import sleep, import asyncio.events as ev)
 Kind = Literal["asyncio", "subprocess", "name", "other"]
 
 
