@@ -108,6 +108,13 @@ REWRITTEN = [
         id="anysubprocess-already-imported",
     ),
     pytest.param(
+        "import anysubprocess\nimport asyncio, asyncio.subprocess\n"
+        "x = asyncio.create_subprocess_exec\ny = asyncio.subprocess.PIPE\n",
+        "import anysubprocess\nimport anysubprocess\n"
+        "x = anysubprocess.create_subprocess_exec\ny = anysubprocess.PIPE\n",
+        id="every-alias-replaced-never-an-empty-import",
+    ),
+    pytest.param(
         "import asyncio\nclass A:\n    spawn = asyncio.create_subprocess_exec\n"
         "    f = staticmethod(asyncio.create_subprocess_shell)\n",
         "import anysubprocess\nclass A:\n    spawn = anysubprocess.create_subprocess_exec\n"
