@@ -187,17 +187,33 @@ class Process:
     # -- signals -----------------------------------------------------------------------------
 
     def send_signal(self, signal: int) -> None:
-        """Mirrors :meth:`asyncio.subprocess.Process.send_signal`; raises
-        :exc:`ProcessLookupError` once the process has exited and been reaped."""
-        self._child.send_signal(signal)
+        """Mirrors :meth:`asyncio.subprocess.Process.send_signal`.
+
+        As asyncio's: once the process has exited, the signal is dropped while one of its
+        pipes is still open (a grandchild may hold it), and :exc:`ProcessLookupError` is
+        raised once they are all closed (asyncio: once its transport has closed).
+        """
+        try:
+            self._child.send_signal(signal)
+        except ProcessLookupError:
+            if not self._pipes_open():
+                raise
 
     def terminate(self) -> None:
         """Send SIGTERM (see :meth:`send_signal`)."""
-        self._child.send_signal(signal.SIGTERM)
+        self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         """Send SIGKILL (see :meth:`send_signal`)."""
-        self._child.send_signal(signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
+
+    def _pipes_open(self) -> bool:
+        """Whether any of our pipe ends is still open (asyncio: its transport is not closed)."""
+        return (
+            (self.stdin is not None and not self.stdin._closed)
+            or (self.stdout is not None and self.stdout._source is not None)
+            or (self.stderr is not None and self.stderr._source is not None)
+        )
 
     def signal_group(self, signal: int) -> None:
         """Send ``signal`` to the child's whole process group (``os.killpg``).
