@@ -8,8 +8,6 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-import anyio.to_thread
-
 from ._base import EventLike, LoopOps
 from ._child import PopenChild
 
@@ -93,6 +91,8 @@ async def _run_spawn_queue(state: SpawnState) -> None:
         while state.queue:
             batch = [state.queue.popleft() for _ in range(min(_SPAWN_BATCH, len(state.queue)))]
             # Not abandonable: the batch's children must be handed over (or reaped).
+            import anyio.to_thread  # here: a first spawn that is no burst does not need it
+
             await anyio.to_thread.run_sync(_spawn_batch, batch)
             for job in batch:
                 job.done.set()
