@@ -296,3 +296,30 @@ def test_async_fixture_under_anyio_fails_a_leaking_test(pytester: pytest.Pyteste
     result.assert_outcomes(passed=6, errors=3)
     result.stdout.fnmatch_lines(["*LeakError: children left behind: *import sys; sys.stdin*"])
     assert sys.executable  # the inner session ran with this interpreter
+
+
+def test_plugin_fixture_in_process(pytester: pytest.Pytester) -> None:
+    """The same plugin in this process (a clean test and one that leaves a child, which the
+    fixture kills and reaps), so coverage sees the plugin code."""
+    pytester.makepyfile(
+        """
+        import subprocess, sys
+        pytest_plugins = ["anysubprocess.testing"]
+
+        def test_clean(no_subprocess_leaks):
+            assert not no_subprocess_leaks.leaks()
+            subprocess.run([sys.executable, "-c", "pass"], check=True)
+
+        def test_leaks_a_child(no_subprocess_leaks):
+            import pytest
+            pytest.leaked_by_inner_test = subprocess.Popen(["sleep", "30"])
+        """
+    )
+    pytester.makeini("[pytest]\nanysubprocess_leak_timeout = 0.1\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-W", "ignore")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*LeakError: children left behind: * (state=* sleep 30)*"])
+    leaked = pytest.leaked_by_inner_test  # type: ignore[attr-defined]
+    assert leaked.pid not in testing.child_processes()  # killed and reaped by the fixture
+    leaked.wait()
+    del pytest.leaked_by_inner_test  # type: ignore[attr-defined]
