@@ -157,17 +157,36 @@ async def _close_after(delay: float, *fds: int) -> None:
 
 async def test_async_unwaited_process_is_a_leak() -> None:
     """A process nobody waits for and whose pipes stay open: the child and the fds are
-    reported; the child is killed by the check and the pipes closed by us."""
+    reported. (kill=False: the Process cleans up its own child, nobody else reaps it.)"""
     proc = None
     with pytest.raises(LeakError) as info:
-        async with no_leaks(timeout=0.2):
+        async with no_leaks(timeout=0.2, kill=False):
             proc = await anysubprocess.create_subprocess_exec(
                 PY, "-c", "import sys; sys.stdin.read()", stdin=PIPE, stdout=PIPE
             )
     assert proc is not None
     assert proc.pid in info.value.leaks.children
     assert len(info.value.leaks.fds) >= 2  # stdin and stdout (and a pidfd on Linux)
-    await proc.aclose()  # reaped already by the check: aclose only closes the pipes
+    assert proc.returncode is None  # not killed
+    await proc.aclose()
+
+
+async def test_async_check_kills_and_leaves_reaping_to_the_owner() -> None:
+    """With kill (the default), a leftover child is SIGKILLed and its owner, here a task in
+    wait(), reaps it and sees -9 (not a status stolen by the check)."""
+    codes: list[int] = []
+
+    async def waiter(proc: anysubprocess.Process) -> None:
+        codes.append(await proc.wait())
+
+    async with anyio.create_task_group() as tg:
+        with pytest.raises(LeakError, match="children left behind"):
+            async with no_leaks(timeout=0.1, tasks=False):
+                proc = await anysubprocess.create_subprocess_exec(
+                    PY, "-c", "import time; time.sleep(30)"
+                )
+                tg.start_soon(waiter, proc)
+    assert codes == [-9]
 
 
 async def test_async_task_left_running_is_a_leak() -> None:

@@ -297,13 +297,17 @@ class Snapshot:
 
         Blocks while it polls (``time.sleep``): cleanup that needs a running loop cannot
         progress meanwhile; from async code use :meth:`wait_clean`. With ``kill`` (the
-        default), children left behind are SIGKILLed and reaped before raising, so one leak
-        does not make later checks fail too.
+        default), children left behind are SIGKILLed before raising, so one leak does not
+        make later checks fail too; their owners get 0.5 s to reap them, then the check reaps
+        what is left (by pid).
         """
         deadline = time.monotonic() + timeout
         while (found := self.leaks()) and time.monotonic() < deadline:
             time.sleep(_POLL_INTERVAL)
-        self._finish(found, kill=kill)
+        if found and kill:
+            _kill_and_reap(found.children)
+        if found:
+            raise LeakError(found)
 
     async def wait_clean(self, timeout: float = DEFAULT_TIMEOUT, *, kill: bool = True) -> None:
         """:meth:`assert_clean` for async code: polls with ``anyio.sleep``, so the loop
@@ -311,24 +315,48 @@ class Snapshot:
         deadline = time.monotonic() + timeout
         while (found := self.leaks()) and time.monotonic() < deadline:
             await anyio.sleep(_POLL_INTERVAL)
-        self._finish(found, kill=kill)
-
-    @staticmethod
-    def _finish(found: Leaks, *, kill: bool) -> None:
-        if not found:
-            return
-        if kill:
-            _kill_and_reap(found.children)
-        raise LeakError(found)
+        if found and kill:
+            await _kill_and_reap_async(found.children)
+        if found:
+            raise LeakError(found)
 
 
-def _kill_and_reap(children: Mapping[int, str]) -> None:
-    """SIGKILL and reap these children (only these pids: never ``waitpid(-1)``)."""
+#: After SIGKILL, how long the children are left to their owners (a ``Popen``, a library's
+#: background reaper) to reap, before the check reaps what is left itself.
+_OWNER_GRACE = 0.5
+
+
+def _kill(children: Mapping[int, str]) -> float:
     for pid in children:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
+    return time.monotonic() + _OWNER_GRACE
+
+
+def _still_ours(children: Mapping[int, str]) -> list[int]:
+    now = child_processes()
+    return [pid for pid in children if pid in now]
+
+
+def _reap(pids: list[int]) -> None:
+    for pid in pids:  # only these pids: never waitpid(-1), which takes others' statuses
         with contextlib.suppress(ChildProcessError):  # reaped meanwhile by its owner
             os.waitpid(pid, 0)
+
+
+def _kill_and_reap(children: Mapping[int, str]) -> None:
+    """SIGKILL these children; reap those their owners have not reaped after a grace."""
+    deadline = _kill(children)
+    while (left := _still_ours(children)) and time.monotonic() < deadline:
+        time.sleep(_POLL_INTERVAL)
+    _reap(left)
+
+
+async def _kill_and_reap_async(children: Mapping[int, str]) -> None:
+    deadline = _kill(children)
+    while (left := _still_ours(children)) and time.monotonic() < deadline:
+        await anyio.sleep(_POLL_INTERVAL)
+    _reap(left)
 
 
 # -- the context manager --------------------------------------------------------------------
@@ -359,11 +387,6 @@ class no_leaks:
         self.snapshot = snapshot
         return snapshot
 
-    def _after_error(self) -> None:
-        assert self.snapshot is not None
-        if self.kill:
-            _kill_and_reap(self.snapshot.leaks().children)
-
     def __enter__(self) -> Snapshot:
         settle_process_wide_fds()
         return self._take()
@@ -375,10 +398,10 @@ class no_leaks:
         tb: TracebackType | None,
     ) -> None:
         assert self.snapshot is not None
-        if exc_type is not None:
-            self._after_error()
-            return
-        self.snapshot.assert_clean(self.timeout, kill=self.kill)
+        if exc_type is None:
+            self.snapshot.assert_clean(self.timeout, kill=self.kill)
+        elif self.kill:
+            _kill_and_reap(self.snapshot.leaks().children)
 
     async def __aenter__(self) -> Snapshot:
         return self._take()
@@ -390,10 +413,10 @@ class no_leaks:
         tb: TracebackType | None,
     ) -> None:
         assert self.snapshot is not None
-        if exc_type is not None:
-            self._after_error()
-            return
-        await self.snapshot.wait_clean(self.timeout, kill=self.kill)
+        if exc_type is None:
+            await self.snapshot.wait_clean(self.timeout, kill=self.kill)
+        elif self.kill:
+            await _kill_and_reap_async(self.snapshot.leaks().children)
 
 
 # -- the pytest plugin (opt-in: ``pytest_plugins = ["anysubprocess.testing"]``) -------------
