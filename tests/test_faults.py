@@ -176,7 +176,7 @@ async def test_emfile_while_spawning_leaves_no_half_made_pipes(
     that works, and never a pipe left open. (Not compared with asyncio: its loop needs fds
     of its own under the same limit.)"""
     outcomes: list[str] = []
-    for free in range(10):
+    for free in range(16):
         snapshot = Snapshot.take()
         fds_before = _open_fd_numbers()
         proc = None
@@ -203,7 +203,8 @@ async def test_emfile_while_spawning_leaves_no_half_made_pipes(
         await snapshot.wait_clean(timeout=5)
         assert _open_fd_numbers() == fds_before, outcomes
     assert outcomes[0] == "EMFILE", outcomes
-    assert outcomes[-1] == "ran", outcomes
+    first_ran = outcomes.index("ran")  # enough room from some point on, and from then on
+    assert set(outcomes[first_ran:]) == {"ran"}, outcomes
 
 
 async def test_missing_program_on_path() -> None:
