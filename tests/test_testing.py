@@ -189,6 +189,20 @@ async def test_async_check_kills_and_leaves_reaping_to_the_owner() -> None:
     assert codes == [-9]
 
 
+async def test_async_cancelled_block_still_kills_its_leftovers() -> None:
+    """A cancellation goes on unchanged; the cleanup runs shielded (and bounded)."""
+    proc = None
+    with anyio.move_on_after(0.2) as scope:
+        async with no_leaks():
+            proc = await anysubprocess.create_subprocess_exec(
+                PY, "-c", "import time; time.sleep(30)"
+            )
+            await anyio.sleep(30)
+    assert scope.cancelled_caught
+    assert proc is not None
+    assert proc.pid not in testing.child_processes()  # killed and reaped
+
+
 async def test_async_task_left_running_is_a_leak() -> None:
     done = anyio.Event()
     leaked: list[object] = []

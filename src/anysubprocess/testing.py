@@ -416,7 +416,8 @@ class no_leaks:
         if exc_type is None:
             await self.snapshot.wait_clean(self.timeout, kill=self.kill)
         elif self.kill:
-            await _kill_and_reap_async(self.snapshot.leaks().children)
+            with anyio.CancelScope(shield=True):  # bounded by _OWNER_GRACE; may be cancelled
+                await _kill_and_reap_async(self.snapshot.leaks().children)
 
 
 # -- the pytest plugin (opt-in: ``pytest_plugins = ["anysubprocess.testing"]``) -------------
