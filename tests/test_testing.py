@@ -133,26 +133,19 @@ async def test_async_clean_block_passes() -> None:
 
 
 async def test_async_waits_for_cleanup_the_loop_finishes() -> None:
-    """A pipe that a task closes a little after the block: not a leak."""
-    r, w = os.pipe()
+    """Pipes a task closes a little after the block, and a pipe opened before the
+    snapshot and still open after it: not leaks."""
+    before = os.pipe()
 
-    async def close_later() -> None:
-        await anyio.sleep(0.1)
-        os.close(r)
-        os.close(w)
+    async def close_after(delay: float, *fds: int) -> None:
+        await anyio.sleep(delay)
+        for fd in fds:
+            os.close(fd)
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(close_later)
+        tg.start_soon(close_after, 0.2, *before)
         async with no_leaks(timeout=5, tasks=False):
-            os.close(os.dup(r))  # (a pipe made before the snapshot is not counted)
-            r2, w2 = os.pipe()
-            tg.start_soon(_close_after, 0.1, r2, w2)
-
-
-async def _close_after(delay: float, *fds: int) -> None:
-    await anyio.sleep(delay)
-    for fd in fds:
-        os.close(fd)
+            tg.start_soon(close_after, 0.1, *os.pipe())
 
 
 async def test_async_unwaited_process_is_a_leak() -> None:
