@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import os
 import sys
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
+import anyio
 import pytest
+import sniffio
 
+from anysubprocess.testing import child_processes, open_fds
 from anysubprocess.testing import no_leaks as no_leaks_in
 
 try:
@@ -34,6 +39,16 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return request.param
 
 
+# The leak checks' own views, as the tests use them: pipe/pidfd fds, children (running or zombie).
+_our_fds = open_fds
+_children = child_processes
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is still in the kernel's table (running or a zombie): not reaped yet."""
+    return os.path.exists(f"/proc/{pid}")
+
+
 @pytest.fixture(autouse=True)
 def no_leaks(request: pytest.FixtureRequest) -> None:
     """Every async test gets the leak check (sync tests only run subprocess.run)."""
@@ -51,5 +66,35 @@ async def no_leaks_in_loop() -> AsyncIterator[None]:
         yield
 
 
+T = TypeVar("T")
+
 # Child programs: portable, via this interpreter.
 PY = sys.executable
+
+
+async def assert_yields(awaitable: Awaitable[T]) -> T:
+    """Await it and check that it yielded to the loop on the way (trio: a schedule point, by
+    trio.testing's own counters; asyncio: a task started just before got to run)."""
+    if sniffio.current_async_library() == "trio":
+        import trio.testing
+
+        with trio.testing.assert_checkpoints():
+            return await awaitable
+    ran: list[bool] = []
+
+    async def mark() -> None:
+        ran.append(True)
+
+    task = asyncio.get_running_loop().create_task(mark())
+    result = await awaitable
+    assert ran, "the call returned without yielding to the event loop"
+    await task
+    return result
+
+
+async def assert_cancel_point(awaitable: Awaitable[Any]) -> None:
+    """Await it in an already-cancelled scope: it must raise the loop's cancellation."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await awaitable
+    assert scope.cancelled_caught, "the call completed in a cancelled scope"

@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 
-from ._backends import Backend, ChildProcess
+from ._backends import Backend, ChildProcess, ReceivePipe
 from ._exceptions import TimeoutExpired
 from ._reader import StreamReader
 from ._writer import StreamWriter
@@ -58,14 +58,18 @@ class Process:
         self.stdin: StreamWriter | None = (
             StreamWriter(child.stdin, backend) if child.stdin is not None else None
         )
-        self.stdout: StreamReader | None = (
-            StreamReader(limit, _source=child.stdout) if child.stdout is not None else None
-        )
-        self.stderr: StreamReader | None = (
-            StreamReader(limit, _source=child.stderr) if child.stderr is not None else None
-        )
+        self.stdout: StreamReader | None = self._reader(child.stdout, limit)
+        self.stderr: StreamReader | None = self._reader(child.stderr, limit)
         self.grace_period = DEFAULT_GRACE_PERIOD
         self.deliver_cancel = None
+        # The hook holds the streams, not the Process: a Process dropped while its child
+        # runs can still be collected (and warn), and its pipes are still closed at exit.
+        child.set_exit_callback(_ExitHook(self.stdin, self.stdout, self.stderr))
+
+    def _reader(self, pipe: ReceivePipe | None, limit: int) -> StreamReader | None:
+        if pipe is None:
+            return None
+        return StreamReader(limit, _source=pipe, _checkpoint=self._backend.checkpoint)
 
     def __repr__(self) -> str:
         rc = self._child.poll()
@@ -81,8 +85,10 @@ class Process:
     def returncode(self) -> int | None:
         """The exit status once the process has exited (``-N`` for signal N), else ``None``.
 
-        Looked up when read (a non-blocking ``waitpid``), so it is current even when
-        nobody awaits :meth:`wait`.
+        The child is reaped in the background as soon as it exits, as asyncio's child
+        watchers do; reading this also looks (a non-blocking ``waitid``), so it is current.
+        If something else reaped the child (``os.wait()``, a ``SIGCHLD`` handler), its
+        status is lost: 255, with a warning logged, as asyncio reports it.
         """
         return self._child.poll()
 
@@ -102,17 +108,11 @@ class Process:
         raise TimeoutExpired(self._args, timeout)
 
     async def _wait(self) -> int:
-        rc = await self._child.wait()
-        # Like asyncio's transports, which read pipes in the background and close them at
-        # EOF: take what the dead child left in its pipes (at most a pipe's worth each)
-        # and free the fds, unless something else still holds the write ends.
-        for reader in (self.stdout, self.stderr):
-            if reader is not None:
-                reader._pull_nowait(16)
-        if self.stdin is not None:
-            # asyncio's pipe transport notices the read end closing; we look now.
-            self.stdin._check_peer()
-        return rc
+        rc = self._child.poll()
+        if rc is not None:
+            await self._backend.checkpoint()  # a checkpoint on the fast path too
+            return rc
+        return await self._child.wait()
 
     async def communicate(
         self, input: bytes | bytearray | memoryview | None = None, *, timeout: float | None = None
@@ -129,6 +129,7 @@ class Process:
         ``timeout``: raise :exc:`TimeoutExpired` carrying the output read so far; the
         process keeps running (as with ``Popen.communicate``).
         """
+        await self._backend.checkpoint()  # before anything is written or read
         if timeout is None:
             return await self._communicate(input)
         with anyio.move_on_after(timeout):
@@ -242,7 +243,16 @@ class Process:
         group if it leads one), waits up to ``grace_period`` seconds, then sends SIGKILL
         (to the group too) and reaps. Shielded from cancellation and bounded in time; the
         process is reaped before this returns. Bytes already read stay readable.
+
+        A checkpoint: after the cleanup, a pending cancellation is raised (as trio's and
+        anyio's ``aclose()`` do).
         """
+        await self._aclose(grace_period, deliver_cancel)
+        await self._backend.checkpoint()
+
+    async def _aclose(
+        self, grace_period: float | None, deliver_cancel: DeliverCancel | None
+    ) -> None:
         grace = self.grace_period if grace_period is None else grace_period
         deliver = self.deliver_cancel if deliver_cancel is None else deliver_cancel
         with anyio.CancelScope(shield=True):
@@ -277,6 +287,8 @@ class Process:
                 )
 
     async def __aenter__(self) -> Process:
+        # Deliberately not a checkpoint: a cancellation here would skip __aexit__ and leave
+        # the child running (trio's nurseries make the same choice).
         return self
 
     async def __aexit__(
@@ -302,22 +314,45 @@ class Process:
                     self.stdin._abort()  # only a grandchild could still read it
                 return
             except BaseException:
-                await self.aclose()
+                await self._aclose(None, None)
                 raise
-        await self.aclose()
+        # No checkpoint after the cleanup: it must not replace the exception in flight.
+        await self._aclose(None, None)
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         # Finalizers may only close fds: no loop calls here.
         # The pipes are not closed here: the streams may outlive the Process, and they
         # close their fds themselves when they go.
+        # The child, if it still runs, is reaped in the background when it exits.
         child = getattr(self, "_child", None)
-        if child is None:
-            return
-        if child.poll() is None:
+        if child is not None and child.returncode is None:
             _warn(
                 f"process {self.pid} {self._args!r} is still running and was never waited "
                 "for; use 'async with' or await wait()",
                 ResourceWarning,
                 source=self,
             )
-        child.close()
+
+
+class _ExitHook:
+    """Runs on the loop when the child has been reaped: what asyncio's transports do in the
+    background at that point (take what the child left in its pipes and close them at EOF,
+    notice that nobody reads stdin any more), so no fd outlives the child for want of a
+    reader."""
+
+    __slots__ = ("stderr", "stdin", "stdout")
+
+    def __init__(
+        self, stdin: StreamWriter | None, stdout: StreamReader | None, stderr: StreamReader | None
+    ) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __call__(self) -> None:
+        if self.stdout is not None:
+            self.stdout._take_leftovers()
+        if self.stderr is not None:
+            self.stderr._take_leftovers()
+        if self.stdin is not None:
+            self.stdin._check_peer()

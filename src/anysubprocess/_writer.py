@@ -189,7 +189,9 @@ class StreamWriter:
         Waits while more than 64 KiB wait to be written. A cancelled ``drain()`` loses no
         bytes. Raises ``BrokenPipeError`` (or the pipe's ``OSError``) once the child has
         closed its stdin, and ``ConnectionResetError`` after a ``close()`` has completed.
+        A checkpoint, also when nothing needs to wait.
         """
+        await self._backend.checkpoint()
         while True:
             if self._exc is not None:
                 raise self._exc
@@ -217,6 +219,7 @@ class StreamWriter:
     async def wait_closed(self) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.wait_closed`; raises the error that broke the
         pipe, if any. Safe to cancel and call again."""
+        await self._backend.checkpoint()
         while not self._closed:
             event = self._closed_event
             if event is None:

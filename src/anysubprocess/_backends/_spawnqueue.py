@@ -8,11 +8,10 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-import anyio
 import anyio.to_thread
-from anyio.lowlevel import RunVar
 
 from ._base import EventLike, LoopOps
+from ._child import PopenChild
 
 __all__ = ["SpawnState", "popen_in_thread", "spawn_state"]
 
@@ -53,17 +52,12 @@ class SpawnState:
         self.runners = 0
 
 
-_spawn_states: RunVar[SpawnState] = RunVar("anysubprocess_spawn_state")
 _spawn_lock = threading.Lock()
 
 
-def spawn_state() -> SpawnState:
-    try:
-        return _spawn_states.get()
-    except LookupError:
-        state = SpawnState()
-        _spawn_states.set(state)
-        return state
+def spawn_state(ops: LoopOps) -> SpawnState:
+    """The running loop's spawn state."""
+    return ops.loop_local("spawn", SpawnState)
 
 
 async def popen_in_thread(
@@ -82,8 +76,8 @@ async def popen_in_thread(
         with _spawn_lock:
             job.abandoned = True
             orphan, job.popen = job.popen, None
-        if orphan is not None:  # spawned, but the news came too late
-            _kill_and_reap(orphan)
+        if orphan is not None:  # spawned, but the news came too late: reaped in the background
+            PopenChild(orphan, ops).kill_and_forget()
         raise
     if job.error is not None:
         raise job.error
