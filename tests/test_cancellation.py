@@ -146,6 +146,7 @@ READS = {
     "read_n": _read_case(lambda r: r.read(12)),
     "read_to_eof": _read_case(lambda r: r.read()),
     "anext": _read_case(_anext),
+    "receive (anyio)": _read_case(lambda r: r.receive(7)),
 }
 
 
@@ -235,6 +236,25 @@ async def test_drain() -> None:
         assert await proc.wait() == 0
 
     await run_matrix(Case(setup, lambda p: p.stdin.drain(), after), "drain")
+
+
+async def test_send() -> None:
+    """anyio's send(): cancelled before it took anything, or everything is delivered."""
+
+    async def setup() -> Process:
+        return await anysubprocess.create_subprocess_exec(
+            PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
+        )
+
+    async def after(proc: Process, result: None, cancelled: bool) -> None:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        await proc.stdin.aclose()
+        count = await proc.stdout.read()
+        assert count == b"1048576\n" or (cancelled and count == b"0\n")
+        assert await proc.wait() == 0
+
+    await run_matrix(Case(setup, lambda p: p.stdin.send(b"x" * 2**20), after), "send (anyio)")
 
 
 async def test_wait_closed() -> None:

@@ -56,11 +56,6 @@ async def test_wait_returns_at_exit_as_asyncio_does_from_3_14() -> None:
 
 @pytest.mark.differential
 @pytest.mark.parametrize("method", ["kill", "terminate", "send_signal"])
-@pytest.mark.xfail(
-    raises=AssertionError,
-    strict=True,
-    reason="known difference, docs/pythons.md: we raise ProcessLookupError, asyncio ignores it",
-)
 async def test_signal_after_exit_while_a_pipe_is_still_held(method: str) -> None:
     """asyncio raises ProcessLookupError only once the transport is closed (the process has
     exited *and* every pipe is closed); before that a signal is silently dropped (3.10-3.13
@@ -117,6 +112,9 @@ def _scanned_files() -> list[Path]:
             rel = path.relative_to(REPO).as_posix()
             if "__pycache__" in rel or rel.startswith("bench/results/"):
                 continue
+            if rel.startswith("src/anysubprocess/migrate/"):
+                continue  # the migration tool names these calls to find them in user code
+
             files.append(path)
     return files
 

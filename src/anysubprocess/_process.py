@@ -10,10 +10,12 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from ._backends import Backend, ChildProcess, ReceivePipe
 from ._exceptions import TimeoutExpired
 from ._reader import StreamReader
+from ._transport import SubprocessTransport
 from ._writer import StreamWriter
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -28,8 +30,11 @@ _REAP_TIMEOUT = 5.0
 DeliverCancel = Callable[["Process"], Awaitable[object]]
 
 
-class Process:
+class Process(anyio.abc.Process):
     """Mirrors :class:`asyncio.subprocess.Process`; made by ``create_subprocess_exec/_shell``.
+
+    Also an :class:`anyio.abc.Process`, its pipes anyio byte streams: code written against
+    anyio's process API takes it as it is. asyncio's methods keep asyncio's exceptions.
 
     Beyond asyncio: ``wait(timeout=)`` and ``communicate(timeout=)``, ``async with`` (and
     :meth:`aclose`) for cleanup that never leaves a child behind, :meth:`signal_group`.
@@ -54,12 +59,11 @@ class Process:
         self._backend = backend
         self._args = args
         self._own_group = own_group
-        self.pid: int = child.pid
-        self.stdin: StreamWriter | None = (
-            StreamWriter(child.stdin, backend) if child.stdin is not None else None
-        )
-        self.stdout: StreamReader | None = self._reader(child.stdout, limit)
-        self.stderr: StreamReader | None = self._reader(child.stderr, limit)
+        self._pid = child.pid
+        self._stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
+        self._stdout = self._reader(child.stdout, limit)
+        self._stderr = self._reader(child.stderr, limit)
+        self._transport_closed = False
         self.grace_period = DEFAULT_GRACE_PERIOD
         self.deliver_cancel = None
         # The hook holds the streams, not the Process: a Process dropped while its child
@@ -75,6 +79,33 @@ class Process:
         rc = self._child.poll()
         state = "running" if rc is None else f"returncode={rc}"
         return f"<Process {self.pid} {state} args={self._args!r}>"
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self._pid
+
+    @property
+    def stdin(self) -> StreamWriter | None:
+        """The child's stdin (with ``stdin=PIPE``): asyncio's writer and anyio's send stream."""
+        return self._stdin
+
+    @property
+    def stdout(self) -> StreamReader | None:
+        """The child's stdout (with ``stdout=PIPE``): asyncio's reader and anyio's receive
+        stream, over one buffer."""
+        return self._stdout
+
+    @property
+    def stderr(self) -> StreamReader | None:
+        """The child's stderr (with ``stderr=PIPE``), as :attr:`stdout`."""
+        return self._stderr
+
+    @property
+    def _transport(self) -> SubprocessTransport:
+        """asyncio's transport face, for libraries that reach for ``proc._transport``
+        (``close()`` against unclosed-transport warnings, ``get_pid()``, ...)."""
+        return SubprocessTransport(self)
 
     @property
     def args(self) -> Any:
@@ -187,17 +218,33 @@ class Process:
     # -- signals -----------------------------------------------------------------------------
 
     def send_signal(self, signal: int) -> None:
-        """Mirrors :meth:`asyncio.subprocess.Process.send_signal`; raises
-        :exc:`ProcessLookupError` once the process has exited and been reaped."""
-        self._child.send_signal(signal)
+        """Mirrors :meth:`asyncio.subprocess.Process.send_signal`.
+
+        As asyncio's: once the process has exited, the signal is dropped while one of its
+        pipes is still open (a grandchild may hold it), and :exc:`ProcessLookupError` is
+        raised once they are all closed (asyncio: once its transport has closed).
+        """
+        try:
+            self._child.send_signal(signal)
+        except ProcessLookupError:
+            if not self._pipes_open():
+                raise
 
     def terminate(self) -> None:
         """Send SIGTERM (see :meth:`send_signal`)."""
-        self._child.send_signal(signal.SIGTERM)
+        self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         """Send SIGKILL (see :meth:`send_signal`)."""
-        self._child.send_signal(signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
+
+    def _pipes_open(self) -> bool:
+        """Whether any of our pipe ends is still open (asyncio: its transport is not closed)."""
+        return (
+            (self.stdin is not None and not self.stdin._closed)
+            or (self.stdout is not None and self.stdout._source is not None)
+            or (self.stderr is not None and self.stderr._source is not None)
+        )
 
     def signal_group(self, signal: int) -> None:
         """Send ``signal`` to the child's whole process group (``os.killpg``).

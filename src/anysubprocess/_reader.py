@@ -1,4 +1,5 @@
-"""StreamReader: the one read buffer of a child's stdout or stderr, mirroring asyncio's."""
+"""StreamReader: the one read buffer of a child's stdout or stderr, mirroring asyncio's, and
+an anyio ``ByteReceiveStream`` over that same buffer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
+import anyio.abc
 import anyio.lowlevel
 
 from ._backends import EventLike, ReceivePipe
@@ -27,8 +29,10 @@ def _busy(func_name: str) -> RuntimeError:
     )
 
 
-class StreamReader:
-    """Mirrors :class:`asyncio.StreamReader`.
+class StreamReader(anyio.abc.ByteReceiveStream):
+    """Mirrors :class:`asyncio.StreamReader`; also an :class:`anyio.abc.ByteReceiveStream`
+    (:meth:`receive`, :meth:`aclose`) reading from the same buffer, so bytes taken by one
+    vocabulary are never returned by the other. ``async for`` yields asyncio's lines.
 
     Data is pulled from the pipe only when a read needs it, so the buffer never holds more
     than about ``limit`` plus one pipe read unless asked to (``readexactly(n)``, ``read()``),
@@ -39,10 +43,10 @@ class StreamReader:
     """
 
     __slots__ = (
-        "__weakref__",
         "_acc",
         "_buf",
         "_checkpoint",
+        "_closed",
         "_eof",
         "_exception",
         "_limit",
@@ -79,6 +83,7 @@ class StreamReader:
         # readline's fast path (see _update_plain).
         self._plain = True
         self._source = _source
+        self._closed = False  # aclose() was called (anyio's receive() then refuses)
         # Every public read is a checkpoint (trio's rule), the buffered fast paths included:
         # it yields to the loop before it looks at the buffer, so a cancellation there
         # takes nothing. The backend's checkpoint for a pipe; anyio's for a fed reader.
@@ -478,6 +483,38 @@ class StreamReader:
         if overlong not in ("raise", "split"):
             raise ValueError(f"overlong must be 'raise' or 'split', not {overlong!r}")
         return _LineIterator(self, overlong == "split")
+
+    # -- anyio's ByteReceiveStream -----------------------------------------------------------
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        """anyio's :meth:`~anyio.abc.ByteReceiveStream.receive`: 1 to ``max_bytes`` bytes from
+        the same buffer as the asyncio methods (the buffer first, then the pipe).
+
+        Raises :exc:`anyio.EndOfStream` at EOF, :exc:`anyio.ClosedResourceError` after
+        :meth:`aclose`, :exc:`anyio.BusyResourceError` while another task reads (asyncio's
+        methods raise ``RuntimeError`` there, as asyncio does). Cancel-safe.
+        """
+        await self._enter()
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if self._reading:
+            raise anyio.BusyResourceError("receiving from")
+        data = await self._read(max_bytes)
+        if not data:
+            if self._closed:  # closed by aclose() while we waited
+                raise anyio.ClosedResourceError
+            raise anyio.EndOfStream
+        return data
+
+    async def aclose(self) -> None:
+        """anyio's :meth:`~anyio.abc.AsyncResource.aclose`: close the pipe now. Afterwards
+        :meth:`receive` raises :exc:`anyio.ClosedResourceError`; asyncio's methods return
+        what is still buffered, then EOF. A checkpoint."""
+        self._closed = True
+        self._close()
+        await self._checkpoint()
 
 
 class _LineIterator:

@@ -128,6 +128,11 @@ class AsyncioOps:
         loop.add_reader(fd, fire)
         watches[fd] = fire
 
+    def claim_watch(self, fd: int) -> bool:
+        # The watch's callback wakes a waiter in the same loop iteration as its own wait
+        # would: nothing to save.
+        return False
+
     def loop_local(self, key: str, factory: Callable[[], T]) -> T:
         values = self._state(asyncio.get_running_loop()).locals
         try:

@@ -137,6 +137,10 @@ class LoopOps(Protocol):
     def call_when_readable(self, fd: int, callback: Callable[[], None], /) -> None:
         """Call ``callback()`` once ``fd`` is readable; ``notify_closing(fd)`` cancels it."""
 
+    def claim_watch(self, fd: int, /) -> bool:
+        """Cancel the watch on ``fd`` so that the calling task can wait on ``fd`` itself,
+        if that saves a scheduling round on this loop; ``False``: keep the watch."""
+
     def checkpoint(self) -> Awaitable[None]: ...
     def start_background(self, fn: Callable[[], Awaitable[None]]) -> None: ...
     def new_event(self) -> EventLike: ...

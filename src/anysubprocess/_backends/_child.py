@@ -9,6 +9,8 @@ import subprocess
 import threading
 from collections.abc import Callable
 
+import anyio
+
 from ._base import EventLike, LoopOps
 from ._pipes import FdReceivePipe, FdSendPipe
 
@@ -156,6 +158,18 @@ class PopenChild:
 
     async def wait(self) -> int:
         while (rc := self.popen.returncode) is None:
+            fd = self._watch_fd
+            if self._exited is None and fd >= 0 and self._ops.claim_watch(fd):
+                # This task watches the fd itself; if it stops before the exit, the
+                # background watch is set up again.
+                try:
+                    await self._ops.wait_readable(fd)
+                except anyio.ClosedResourceError:
+                    pass  # _finish() closed it: reaped meanwhile
+                finally:
+                    if self._watch_fd == fd and self.poll() is None:
+                        self._ops.call_when_readable(fd, self._on_watch_fd)
+                continue
             event = self._exited
             if event is None:
                 event = self._exited = self._ops.new_event()

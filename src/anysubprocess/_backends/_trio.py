@@ -82,6 +82,15 @@ class TrioOps:
         trio.lowlevel.spawn_system_task(watch, name=f"anysubprocess watch fd {fd}")
 
     @staticmethod
+    def claim_watch(fd: int) -> bool:
+        # The watch task would wake the waiter one scheduling round later than waiting on
+        # the fd directly: let the waiter watch it (a spawn-and-wait loop saves a round).
+        if _watches().pop(fd, None) is None:
+            return False
+        trio.lowlevel.notify_closing(fd)  # wake the watch task, if it is already waiting
+        return True
+
+    @staticmethod
     def loop_local(key: str, factory: Callable[[], T]) -> T:
         try:
             values = _locals.get()
