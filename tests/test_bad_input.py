@@ -167,7 +167,7 @@ KEYWORD_VALUES = st.sampled_from(
     kwds=st.dictionaries(REJECTED_KEYWORDS, KEYWORD_VALUES, max_size=3),
 )
 async def test_rejected_and_unknown_keywords(factory: str, kwds: dict[str, Any]) -> None:
-    assume(not isinstance(kwds.get("bufsize"), float))  # the xfail test below
+
 
     async def scenario(m: ModuleType) -> Any:
         if factory == "exec":
@@ -179,11 +179,6 @@ async def test_rejected_and_unknown_keywords(factory: str, kwds: dict[str, Any])
     await _compare(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: bufsize=0.0 passes our `!= 0` check and Popen gets bufsize=0; asyncio"
-    " passes bufsize on to Popen, which raises TypeError('bufsize must be an integer')",
-)
 async def test_float_bufsize() -> None:
     async def scenario(m: ModuleType) -> Any:
         return await _finish(await m.create_subprocess_exec(PY, "-c", "pass", bufsize=0.0))
@@ -318,12 +313,6 @@ async def test_stream_reader_arguments(method: str, size: Any, separator: Any) -
     await _compare(scenario)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="read(float('inf')): asyncio raises TypeError (slice indices must be integers);"
-    " ours returns the buffered bytes (min(pos + n, len) is an int again). Other floats"
-    " raise TypeError in both",
-)
 async def test_read_infinite_float() -> None:
     async def scenario(m: ModuleType) -> Any:
         proc = await m.create_subprocess_exec(PY, "-c", "print('x')", stdout=m.PIPE)
@@ -336,13 +325,6 @@ async def test_read_infinite_float() -> None:
     assert outcome.exc_type is TypeError
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: read(n)/readexactly(n) with a float n store it as the buffer position"
-    " (_reader.py: `self._pos = end` / `self._pos = pos + n`) before the slice raises"
-    " TypeError, so every later read of the stream raises TypeError and its bytes are lost;"
-    " asyncio raises the same TypeError and leaves the buffer intact",
-)
 @pytest.mark.parametrize("method", ["read", "readexactly"])
 @pytest.mark.parametrize("size", [1.5, 2.0])
 async def test_float_size_leaves_the_reader_usable(method: str, size: float) -> None:
@@ -574,12 +556,6 @@ async def test_run_like_subprocess_run(args: Any, options: dict[str, Any]) -> No
         _same_type(expected, actual)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: run([], no_such_keyword=1) raises IndexError (its empty-args check comes"
-    " first); subprocess.run raises TypeError (Popen() rejects the keyword before it looks"
-    " at args)",
-)
 async def test_run_unknown_keyword_before_empty_args() -> None:
     expected = _subprocess_run([], {"no_such_keyword": 1})
     assert expected.exc_type is TypeError
@@ -587,12 +563,6 @@ async def test_run_unknown_keyword_before_empty_args() -> None:
         await anysubprocess.run([], no_such_keyword=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: run(text=True, input=b'...') sends the bytes; subprocess.run raises"
-    " TypeError (write() argument must be str, not bytes) — AttributeError when it"
-    " captures output too, from input.encode()",
-)
 async def test_run_text_mode_rejects_bytes_input() -> None:
     expected = _subprocess_run(["true"], {"text": True, "input": b"in"})
     assert expected.exc_type is TypeError
