@@ -36,8 +36,8 @@ def _reject(kwds: dict[str, Any], *, shell: bool) -> None:
         raise ValueError("encoding must be None")
     if kwds.pop("errors", None) is not None:
         raise ValueError("errors must be None")
-    if not isinstance(bufsize, int):  # 0.0 passes asyncio's check; Popen then raises this
-        raise TypeError("bufsize must be an integer")
+    if not isinstance(bufsize, int):  # 0.0 passes asyncio's check; Popen then rejects it
+        kwds["bufsize"] = bufsize
 
 
 async def _start(
