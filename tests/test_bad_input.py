@@ -168,7 +168,6 @@ KEYWORD_VALUES = st.sampled_from(
 )
 async def test_rejected_and_unknown_keywords(factory: str, kwds: dict[str, Any]) -> None:
 
-
     async def scenario(m: ModuleType) -> Any:
         if factory == "exec":
             proc = await m.create_subprocess_exec(PY, "-c", "pass", stdout=m.PIPE, **kwds)
