@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import select
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
@@ -20,9 +22,92 @@ logger = logging.getLogger("anysubprocess")
 _locals: trio.lowlevel.RunVar[dict[str, Any]] = trio.lowlevel.RunVar("anysubprocess_locals")
 
 
-def _watches() -> dict[int, object]:
-    """This run's live fd watches: fd -> the token of the watch task that owns it."""
-    return TrioOps.loop_local("watches", dict)
+#: How long the watcher task stays after its last watch (a loop of spawns reuses it).
+_LINGER = 0.25
+
+
+class _Watcher:
+    """One system task per run watches every fd given to ``call_when_readable`` through an
+    epoll fd of its own: a task per child would cost a task spawn per child (the
+    spawn-and-wait benchmark paid ~15% for it). Where there is no epoll, a task per fd."""
+
+    def __init__(self) -> None:
+        self.epoll = select.epoll() if hasattr(select, "epoll") else None
+        self.callbacks: dict[int, Callable[[], None]] = {}
+        self.running = False
+        self._scope: trio.CancelScope | None = None  # the task's wait, while it waits
+
+    def _linger_if_idle(self) -> None:
+        if self._scope is not None:
+            idle = not self.callbacks
+            self._scope.deadline = trio.current_time() + _LINGER if idle else math.inf
+
+    def add(self, fd: int, callback: Callable[[], None]) -> None:
+        self.callbacks[fd] = callback
+        if self.epoll is None:  # pragma: no cover - not Linux
+            trio.lowlevel.spawn_system_task(self._watch_one, fd, callback)
+            return
+        self.epoll.register(fd, select.EPOLLIN)
+        self._linger_if_idle()
+        if not self.running:
+            self.running = True
+            trio.lowlevel.spawn_system_task(self._run, name="anysubprocess exit watcher")
+
+    def remove(self, fd: int) -> bool:
+        if self.callbacks.pop(fd, None) is None:
+            return False
+        if self.epoll is not None:
+            self.epoll.unregister(fd)
+            self._linger_if_idle()
+        else:  # pragma: no cover - not Linux
+            trio.lowlevel.notify_closing(fd)  # wakes _watch_one, which then returns
+        return True
+
+    def _fire(self, fd: int) -> None:
+        callback = self.callbacks.pop(fd, None)
+        if callback is None:
+            return
+        if self.epoll is not None:
+            self.epoll.unregister(fd)
+        try:
+            callback()
+        except Exception:  # pragma: no cover - a bug; a system task must never raise
+            logger.exception("anysubprocess: error in the callback for fd %d", fd)
+
+    async def _run(self) -> None:
+        assert self.epoll is not None
+        try:
+            while True:
+                # No deadline while anything is watched; _LINGER after the last watch went
+                # (add/remove move the deadline of the wait in progress).
+                with trio.CancelScope() as scope:
+                    self._scope = scope
+                    self._linger_if_idle()
+                    await trio.lowlevel.wait_readable(self.epoll.fileno())
+                self._scope = None
+                if scope.cancelled_caught and not self.callbacks:
+                    return  # nothing watched for _LINGER seconds
+                for fd, _ in self.epoll.poll(0):
+                    self._fire(fd)
+        except Exception:  # pragma: no cover - a bug; a system task must never raise
+            logger.exception("anysubprocess: the exit watcher failed")
+        finally:
+            self._scope = None
+            self.running = False
+
+    async def _watch_one(
+        self, fd: int, callback: Callable[[], None]
+    ) -> None:  # pragma: no cover - not Linux
+        try:
+            await trio.lowlevel.wait_readable(fd)
+        except Exception:  # closed (remove, notify_closing), or a bug: never raise
+            return
+        if self.callbacks.get(fd) is callback:
+            self._fire(fd)
+
+
+def _watcher() -> _Watcher:
+    return TrioOps.loop_local("watcher", _Watcher)
 
 
 @contextlib.contextmanager
@@ -43,7 +128,7 @@ class TrioOps:
     @staticmethod
     def notify_closing(fd: int) -> None:
         try:
-            _watches().pop(fd, None)
+            _watcher().remove(fd)
             trio.lowlevel.notify_closing(fd)
         except RuntimeError:  # closed outside trio.run: nobody can be waiting
             pass
@@ -60,38 +145,13 @@ class TrioOps:
 
     @staticmethod
     def call_when_readable(fd: int, callback: Callable[[], None]) -> None:
-        watches = _watches()
-        token = watches[fd] = object()
-
-        async def watch() -> None:
-            # The task starts later: the watch may have been cancelled, the fd closed, first.
-            if watches.get(fd) is not token:
-                return
-            try:
-                await trio.lowlevel.wait_readable(fd)
-            except trio.ClosedResourceError:
-                return  # notify_closing: the watch was cancelled
-            except Exception:  # pragma: no cover - a bug; a system task must never raise
-                logger.exception("anysubprocess: the watch of fd %d failed", fd)
-                return
-            if watches.get(fd) is token:
-                del watches[fd]
-                try:
-                    callback()
-                except Exception:  # pragma: no cover - a bug; a system task must not raise
-                    logger.exception("anysubprocess: error in the callback for fd %d", fd)
-
-        # A system task: it outlives the caller's nursery, and trio.run cancels it at exit.
-        trio.lowlevel.spawn_system_task(watch, name=f"anysubprocess watch fd {fd}")
+        _watcher().add(fd, callback)
 
     @staticmethod
     def claim_watch(fd: int) -> bool:
-        # The watch task would wake the waiter one scheduling round later than waiting on
-        # the fd directly: let the waiter watch it (a spawn-and-wait loop saves a round).
-        if _watches().pop(fd, None) is None:
-            return False
-        trio.lowlevel.notify_closing(fd)  # wake the watch task, if it is already waiting
-        return True
+        # The watch would wake the waiter one scheduling round after the exit (the watcher
+        # task runs first): let the waiter watch the fd itself.
+        return _watcher().remove(fd)
 
     @staticmethod
     def loop_local(key: str, factory: Callable[[], T]) -> T:
