@@ -74,12 +74,14 @@ class Process:
 
     @property
     def args(self) -> Any:
-        """The program and arguments (or the shell command) the process was started with."""
+        """*Beyond asyncio.* The program and arguments (or the shell command) the process was
+        started with."""
         return self._args
 
     @property
     def returncode(self) -> int | None:
-        """The exit status once the process has exited (``-N`` for signal N), else ``None``.
+        """Mirrors :attr:`asyncio.subprocess.Process.returncode`: the exit status once the
+        process has exited (``-N`` for signal N), else ``None``.
 
         Looked up when read (a non-blocking ``waitpid``), so it is current even when
         nobody awaits :meth:`wait`.
@@ -191,15 +193,18 @@ class Process:
         self._child.send_signal(signal)
 
     def terminate(self) -> None:
-        """Send SIGTERM (see :meth:`send_signal`)."""
+        """Mirrors :meth:`asyncio.subprocess.Process.terminate`: send SIGTERM (see
+        :meth:`send_signal`)."""
         self._child.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        """Send SIGKILL (see :meth:`send_signal`)."""
+        """Mirrors :meth:`asyncio.subprocess.Process.kill`: send SIGKILL (see
+        :meth:`send_signal`)."""
         self._child.send_signal(signal.SIGKILL)
 
     def signal_group(self, signal: int) -> None:
-        """Send ``signal`` to the child's whole process group (``os.killpg``).
+        """*Beyond asyncio.* Send ``signal`` to the child's whole process group
+        (:func:`os.killpg`).
 
         Only for a child started as a group leader (``start_new_session=True`` or
         ``process_group=0``): then its grandchildren, such as a shell's background jobs, get
@@ -235,7 +240,7 @@ class Process:
     async def aclose(
         self, *, grace_period: float | None = None, deliver_cancel: DeliverCancel | None = None
     ) -> None:
-        """Stop the process if it still runs, reap it, and close the pipes.
+        """*Beyond asyncio.* Stop the process if it still runs, reap it, and close the pipes.
 
         Closes our ends of the pipes (so a child blocked writing to a full pipe cannot hang
         this), calls ``deliver_cancel(proc)`` (default: SIGTERM to the child, or to its
