@@ -16,7 +16,7 @@ import offline_inventories  # noqa: E402
 
 project = "anysubprocess"
 author = "anysubprocess developers"
-copyright = "2026, anysubprocess developers"  # noqa: A001
+copyright = "2026, anysubprocess developers"
 release = _version("anysubprocess")
 version = ".".join(release.split(".")[:2])
 
@@ -36,14 +36,14 @@ nitpicky = True
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-# -- API reference ------------------------------------------------------------------------------
+# -- API reference -------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
 autodoc_default_options = {"members": True, "show-inheritance": False}
 
-# -- Links ------------------------------------------------------------------------------------------
+# -- Links ---------------------------------------------------------------------------------------
 # Inventories come from disk (offline_inventories lists the upstream targets we use); set
 # ANYSUBPROCESS_DOCS_ONLINE=1 to use the real ones, which checks that list against upstream.
 _inventories = offline_inventories.write(HERE / "_build" / ".inventories")
@@ -56,13 +56,16 @@ extlinks = {
     "cpython": ("https://github.com/python/cpython/issues/%s", "cpython#%s"),
     "cpython-pr": ("https://github.com/python/cpython/pull/%s", "cpython PR #%s"),
     "trio-issue": ("https://github.com/python-trio/trio/issues/%s", "trio#%s"),
-    "trio-asyncio-issue": ("https://github.com/python-trio/trio-asyncio/issues/%s", "trio-asyncio#%s"),
+    "trio-asyncio-issue": (
+        "https://github.com/python-trio/trio-asyncio/issues/%s",
+        "trio-asyncio#%s",
+    ),
     "uvloop-issue": ("https://github.com/MagicStack/uvloop/issues/%s", "uvloop#%s"),
     "anyio-issue": ("https://github.com/agronholm/anyio/issues/%s", "anyio#%s"),
     "source": (f"{REPO}/blob/main/%s", "%s"),
 }
 
-# -- Changelog ------------------------------------------------------------------------------------
+# -- Changelog -----------------------------------------------------------------------------------
 # changelog.md includes the entries not yet released, as towncrier would write them now.
 _draft = subprocess.run(
     [sys.executable, "-m", "towncrier", "build", "--draft", "--version", "Unreleased"],
@@ -80,4 +83,8 @@ _draft = re.sub(r"^## Unreleased \(.*?\)$", "## Unreleased", _draft, flags=re.M)
 html_theme = "furo"
 html_title = f"anysubprocess {release}"
 html_static_path = ["_static"]
-html_theme_options = {"source_repository": REPO, "source_branch": "main", "source_directory": "docs/"}
+html_theme_options = {
+    "source_repository": REPO,
+    "source_branch": "main",
+    "source_directory": "docs/",
+}

@@ -75,7 +75,7 @@ async def test_doc_sample_runs(block: CodeBlock) -> None:
         block.code, block.id, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True
     )
     namespace: dict[str, object] = {"__name__": "docs_sample"}
-    result = eval(code, namespace)  # noqa: S307 - our own documentation
+    result = eval(code, namespace)
     if inspect.iscoroutine(result):
         await result
     main = namespace.get("main")
@@ -101,9 +101,10 @@ def test_doc_code_blocks_are_found() -> None:
     assert len(SAMPLES) >= 20
     for block in BLOCKS:
         if block.mode == "skip":
-            assert "docs-test: skip (" in Path(ROOT / block.path).read_text().splitlines()[
-                block.line - 2
-            ], f"{block.id}: a skip marker says why: <!-- docs-test: skip (reason) -->"
+            assert (
+                "docs-test: skip ("
+                in Path(ROOT / block.path).read_text().splitlines()[block.line - 2]
+            ), f"{block.id}: a skip marker says why: <!-- docs-test: skip (reason) -->"
 
 
 @pytest.mark.parametrize("loop", LOOPS)
@@ -123,3 +124,25 @@ def test_example_runs(example: str, loop: str) -> None:
 def test_every_example_is_in_the_demo() -> None:
     demo = (ROOT / "scripts" / "demo").read_text()
     assert sorted(re.search(r"examples=\((.*?)\)", demo).group(1).split()) == EXAMPLES  # type: ignore[union-attr]
+
+
+def test_bench_chart_is_drawn_from_latest_json(tmp_path: Path) -> None:
+    """docs/_static/bench.svg is what bench/run.py draws from bench/results/latest.json."""
+    chart = tmp_path / "bench.svg"
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "run.py"),
+            "--from-json",
+            str(ROOT / "bench" / "results" / "latest.json"),
+            "--chart",
+            str(chart),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert chart.read_text() == (ROOT / "docs" / "_static" / "bench.svg").read_text(), (
+        "redraw it: python bench/run.py --from-json bench/results/latest.json "
+        "--chart docs/_static/bench.svg"
+    )

@@ -195,7 +195,9 @@ INVENTORIES: Mapping[str, tuple[str, str, str, Mapping[str, list[tuple[str, str]
 }
 
 
-def _inventory(project: str, version: str, objects: Mapping[str, Iterable[tuple[str, str]]]) -> bytes:
+def _inventory(
+    project: str, version: str, objects: Mapping[str, Iterable[tuple[str, str]]]
+) -> bytes:
     lines = []
     for page, entries in objects.items():
         for role, name in entries:
