@@ -41,7 +41,7 @@ autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
-autodoc_default_options = {"members": True, "show-inheritance": False}
+autodoc_default_options = {"members": True}
 
 # -- Links ---------------------------------------------------------------------------------------
 # Inventories come from disk (offline_inventories lists the upstream targets we use); set
