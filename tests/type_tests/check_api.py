@@ -112,9 +112,33 @@ async def streams(reader: asp.StreamReader, writer: asp.StreamWriter) -> None:
     assert_type(await writer.wait_closed(), None)
 
 
+async def structured(proc: asp.Process) -> None:
+    async def interrupt(p: asp.Process) -> None:
+        p.send_signal(2)
+
+    proc.deliver_cancel = interrupt
+    proc.deliver_cancel = None
+    proc.grace_period = 1.5
+    assert_type(asp.DEFAULT_GRACE_PERIOD, float)
+    assert_type(await proc.aclose(grace_period=0, deliver_cancel=interrupt), None)
+    proc.signal_group(15)
+    proc.grace_period = "5"  # type: ignore[assignment]
+    proc.deliver_cancel = print  # type: ignore[assignment]
+
+
+def reader_without_a_pipe() -> None:
+    reader = asp.StreamReader(limit=10)
+    reader.feed_data(b"x")
+    reader.feed_data(memoryview(b"y"))
+    reader.feed_eof()
+    reader.feed_data("text")  # type: ignore[arg-type]
+
+
 async def run_and_errors() -> None:
     result = await asp.run(["ls"], capture_output=True, check=True, timeout=5)
     assert_type(result, subprocess.CompletedProcess[Any])
+    await asp.run("ls", shell=True, cwd="/", env={"A": "1"}, text=True, input="x", grace_period=1)
+    await asp.run(["ls"], timeout="5")  # type: ignore[arg-type]
     try:
         await asp.run("ls", shell=True)
     except asp.TimeoutExpired as exc:
