@@ -107,6 +107,38 @@ def test_doc_code_blocks_are_found() -> None:
             ), f"{block.id}: a skip marker says why: <!-- docs-test: skip (reason) -->"
 
 
+DIRECTIVE = re.compile(r"^(?P<indent> *)\.\. (?:auto)?\w+:: (?P<name>[\w.]+)")
+
+
+def documented_names() -> set[str]:
+    """The names docs/api.md documents, qualified (``Process.pid``, ``run``)."""
+    names, cls = set(), ""
+    for line in (ROOT / "docs" / "api.md").read_text().splitlines():
+        m = DIRECTIVE.match(line)
+        if m is None or m.group("name") == "currentmodule":
+            continue
+        name = m.group("name").removeprefix("anysubprocess.")
+        if not m.group("indent"):
+            cls = name
+        elif "." not in name:
+            name = f"{cls}.{name}"
+        names.add(name)
+    return names
+
+
+def test_api_reference_lists_every_public_name() -> None:
+    """docs/api.md names its entries one by one (to keep asyncio's order), so a public name
+    added to the package must be added there too."""
+    import anysubprocess as asp
+
+    public = set(asp.__all__)
+    for cls in (asp.Process, asp.StreamReader, asp.StreamWriter, asp.TimeoutExpired):
+        own = {*vars(cls), *getattr(cls, "__annotations__", {})}
+        public |= {f"{cls.__name__}.{n}" for n in own if not n.startswith("_")}
+    missing = public - documented_names()
+    assert not missing, f"not in docs/api.md: {sorted(missing)}"
+
+
 @pytest.mark.parametrize("loop", LOOPS)
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_example_runs(example: str, loop: str) -> None:

@@ -141,6 +141,7 @@ _PY_OBJECTS: dict[str, list[tuple[str, str]]] = {
         ("py:class", "os.PathLike"),
         ("py:function", "os.killpg"),
         ("py:function", "os.setsid"),
+        ("py:data", "os.devnull"),
     ],
     "library/signal.html": [
         ("py:data", "signal.SIGTERM"),
