@@ -31,6 +31,8 @@ _Env = Union[Mapping[bytes, StrOrBytesPath], Mapping[str, StrOrBytesPath]]  # no
 # value, so ``text=True`` is a type error as well as asyncio's ValueError at run time; the rest
 # are subprocess.Popen's.
 class _PopenKeywords310(TypedDict, total=False):
+    """The keywords of both factories beyond stdio and ``limit``, as of Python 3.10."""
+
     # Forced by asyncio's BaseEventLoop.subprocess_exec/_shell.
     universal_newlines: Literal[False]
     bufsize: Literal[0]
@@ -58,6 +60,8 @@ class _PopenKeywords310(TypedDict, total=False):
 if sys.version_info >= (3, 11):
 
     class _PopenKeywords(_PopenKeywords310, total=False):
+        """3.11 added ``process_group``."""
+
         process_group: int | None
 
 else:
@@ -65,10 +69,14 @@ else:
 
 
 class _ExecKeywords(_PopenKeywords, total=False):
+    """The keywords of :func:`create_subprocess_exec`: ``shell`` can only be False."""
+
     shell: Literal[False]
 
 
 class _ShellKeywords(_PopenKeywords, total=False):
+    """The keywords of :func:`create_subprocess_shell`: ``shell`` can only be True."""
+
     shell: Literal[True]
 
 
