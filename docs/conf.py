@@ -1,4 +1,4 @@
-"""Sphinx configuration: ``sphinx-build -W -n docs docs/_build/html`` (see scripts/docs)."""
+"""Sphinx configuration: ``scripts/docs`` (``sphinx-build -W -n docs ...``)."""
 
 from __future__ import annotations
 
@@ -36,19 +36,21 @@ nitpicky = True
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-# -- API reference -------------------------------------------------------------------------------
+# -- API reference -----------------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_typehints_format = "short"
 autodoc_preserve_defaults = True
 autodoc_default_options = {"members": True}
 
-# -- Links ---------------------------------------------------------------------------------------
-# Inventories come from disk (offline_inventories lists the upstream targets we use); set
-# ANYSUBPROCESS_DOCS_ONLINE=1 to use the real ones, which checks that list against upstream.
+# -- Links -------------------------------------------------------------------------
+# Inventories come from disk (offline_inventories lists the upstream targets we
+# use); ANYSUBPROCESS_DOCS_ONLINE=1 uses the real ones, which checks that list.
 _inventories = offline_inventories.write(HERE / "_build" / ".inventories")
 if os.environ.get("ANYSUBPROCESS_DOCS_ONLINE"):
-    intersphinx_mapping = {name: (base, None) for name, (base, _) in _inventories.items()}
+    intersphinx_mapping = {
+        name: (base, None) for name, (base, _) in _inventories.items()
+    }
 else:
     intersphinx_mapping = dict(_inventories)
 
@@ -65,21 +67,31 @@ extlinks = {
     "source": (f"{REPO}/blob/main/%s", "%s"),
 }
 
-# -- Changelog -----------------------------------------------------------------------------------
-# changelog.md includes the entries not yet released, as towncrier would write them now.
+# -- Changelog ---------------------------------------------------------------------
+# changelog.md includes the unreleased entries, as towncrier would write them now.
 _draft = subprocess.run(
-    [sys.executable, "-m", "towncrier", "build", "--draft", "--version", "Unreleased"],
+    [
+        sys.executable,
+        "-m",
+        "towncrier",
+        "build",
+        "--draft",
+        "--version",
+        "Unreleased",
+    ],
     cwd=HERE.parent,
     capture_output=True,
     text=True,
     check=True,
 ).stdout
-_draft = _draft.split("What is seen below is what would be written.\n", 1)[-1].strip()
+_draft = _draft.split("What is seen below is what would be written.\n", 1)[
+    -1
+].strip()
 _draft = re.sub(r"^## Unreleased \(.*?\)$", "## Unreleased", _draft, flags=re.M)
 (HERE / "_build").mkdir(exist_ok=True)
 (HERE / "_build" / ".unreleased.md").write_text(_draft + "\n")
 
-# -- HTML ----------------------------------------------------------------------------------------
+# -- HTML --------------------------------------------------------------------------
 html_theme = "furo"
 html_title = f"anysubprocess {release}"
 html_static_path = ["_static"]

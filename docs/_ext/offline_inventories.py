@@ -1,16 +1,17 @@
-"""Intersphinx inventories for the offline build: only the targets these docs link to.
+"""Intersphinx inventories for the offline build: the upstream targets we link to.
 
-The build must not fetch ``objects.inv`` from docs.python.org, anyio.readthedocs.io or
-trio.readthedocs.io (CI and the sandbox have no network), yet a reader wants each entry of
-our API reference to link to the asyncio entry it mirrors. So this module lists the upstream
-targets we reference, each with the page and anchor where the upstream documentation has it,
-and writes them as Sphinx inventories that ``intersphinx_mapping`` reads from disk. The links
-in the built pages are the real upstream URLs.
+The build must not fetch ``objects.inv`` from docs.python.org, anyio.readthedocs.io
+or trio.readthedocs.io (CI and the sandbox have no network), yet a reader wants each
+entry of our API reference to link to the asyncio entry it mirrors. So this module
+lists the upstream targets we reference, each with the page and anchor where the
+upstream documentation has it, and writes them as Sphinx inventories that
+``intersphinx_mapping`` reads from disk. The links in the built pages are the real
+upstream URLs.
 
-A target missing here makes ``sphinx-build -n`` fail with "reference target not found": add
-it to the table below (the anchor of a Python object is its full name). With network access,
-``ANYSUBPROCESS_DOCS_ONLINE=1`` makes conf.py use the real inventories instead, which checks
-that every target we use exists upstream.
+A target missing here makes ``sphinx-build -n`` fail with "reference target not
+found": add it to the table below (the anchor of a Python object is its full name).
+With network access, ``ANYSUBPROCESS_DOCS_ONLINE=1`` makes conf.py use the real
+inventories instead, which checks that every target we use exists upstream.
 """
 
 from __future__ import annotations
@@ -118,7 +119,15 @@ _PY_OBJECTS: dict[str, list[tuple[str, str]]] = {
     ],
     "library/stdtypes.html": [
         ("py:class", name)
-        for name in ("bytes", "bytearray", "memoryview", "str", "tuple", "list", "dict")
+        for name in (
+            "bytes",
+            "bytearray",
+            "memoryview",
+            "str",
+            "tuple",
+            "list",
+            "dict",
+        )
     ],
     "library/constants.html": [("py:data", "None")],
     "library/typing.html": [
@@ -189,9 +198,16 @@ _TRIO_OBJECTS: dict[str, list[tuple[str, str]]] = {
 }
 
 #: name -> (base URL, project, version, objects by page)
-INVENTORIES: Mapping[str, tuple[str, str, str, Mapping[str, list[tuple[str, str]]]]] = {
+INVENTORIES: Mapping[
+    str, tuple[str, str, str, Mapping[str, list[tuple[str, str]]]]
+] = {
     "python": ("https://docs.python.org/3/", "Python", "3", _PY_OBJECTS),
-    "anyio": ("https://anyio.readthedocs.io/en/stable/", "AnyIO", "4", _ANYIO_OBJECTS),
+    "anyio": (
+        "https://anyio.readthedocs.io/en/stable/",
+        "AnyIO",
+        "4",
+        _ANYIO_OBJECTS,
+    ),
     "trio": ("https://trio.readthedocs.io/en/stable/", "Trio", "0", _TRIO_OBJECTS),
 }
 
@@ -215,7 +231,7 @@ def _inventory(
 
 
 def write(directory: Path) -> dict[str, tuple[str, str]]:
-    """Write one ``NAME.inv`` per project; return an ``intersphinx_mapping`` for them."""
+    """Write one ``NAME.inv`` per project; return their ``intersphinx_mapping``."""
     directory.mkdir(parents=True, exist_ok=True)
     mapping = {}
     for name, (base, project, version, objects) in INVENTORIES.items():
