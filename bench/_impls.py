@@ -174,6 +174,8 @@ class Workload:
     # Bytes to touch and free before the clock starts, as a multiple of the size (see
     # prefault()): enough for the hungriest implementation's collected output.
     prefault: float = 0.0
+    # False: never warmed up, the sample is the first run in a fresh worker (cold start).
+    warm: bool = True
 
     def job(self, size: int) -> Job:
         return Job(size, self.input(size))
@@ -190,6 +192,17 @@ WORKLOADS: dict[str, Workload] = {
             warmup_size=3,
             unit="spawns",
             description="N sequential spawn-and-wait of `true` (no pipes)",
+        ),
+        Workload(
+            name="cold_start",
+            kind="time",
+            size=1,
+            quick_size=1,
+            warmup_size=0,
+            unit="spawns",
+            description="the first spawn-and-wait of `true` in a fresh process, after import: "
+            "first-use imports and setup",
+            warm=False,
         ),
         Workload(
             name="spawn_pipes",
@@ -378,6 +391,8 @@ class AsyncioAPI:
             proc = await self.exec(TRUE)
             check(await proc.wait() == 0, "exit status")
 
+    cold_start = spawn_seq  # one spawn (size 1), never warmed up
+
     async def spawn_pipes(self, job: Job) -> None:
         for _ in range(job.size):
             proc = await self.exec(ECHO, "hi", stdout=PIPE, stderr=PIPE)
@@ -470,6 +485,8 @@ class AnyioAPI:
         for _ in range(job.size):
             proc = await open_process([TRUE], stdin=None, stdout=None, stderr=None)
             check(await proc.wait() == 0, "exit status")
+
+    cold_start = spawn_seq  # one spawn (size 1), never warmed up
 
     async def spawn_pipes(self, job: Job) -> None:
         for _ in range(job.size):
@@ -607,6 +624,8 @@ class TrioAPI:
             proc = await self.open_process([TRUE])
             check(await proc.wait() == 0, "exit status")
 
+    cold_start = spawn_seq  # one spawn (size 1), never warmed up
+
     async def spawn_pipes(self, job: Job) -> None:
         for _ in range(job.size):
             result = await self.trio.run_process(
@@ -706,6 +725,8 @@ class Floor:
     def spawn_seq(self, job: Job) -> None:
         for _ in range(job.size):
             check(subprocess.Popen([TRUE]).wait() == 0, "exit status")
+
+    cold_start = spawn_seq  # one spawn (size 1), never warmed up
 
     def spawn_pipes(self, job: Job) -> None:
         for _ in range(job.size):
@@ -890,7 +911,7 @@ class Implementation:
         """One sample: seconds, or the memory ratio, or the stall in ms."""
         trial = Trial(
             fn=getattr(self.make(), workload.name),
-            warmup=workload.job(workload.warmup_size) if warmup else None,
+            warmup=workload.job(workload.warmup_size) if warmup and workload.warm else None,
             job=workload.job(size),
             timed=workload.kind == "time",
             prefault=int(workload.prefault * size),

@@ -8,8 +8,8 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import anyio
 import pytest
@@ -70,6 +70,11 @@ def _children() -> dict[int, str]:
                 cmd = "?"
             kids[int(name)] = f"state={fields[0]} {cmd}"
     return kids
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is still in the kernel's table (running or a zombie): not reaped yet."""
+    return os.path.exists(f"/proc/{pid}")
 
 
 def _tasks() -> int:
@@ -135,5 +140,35 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         )
 
 
+T = TypeVar("T")
+
 # Child programs: portable, via this interpreter.
 PY = sys.executable
+
+
+async def assert_yields(awaitable: Awaitable[T]) -> T:
+    """Await it and check that it yielded to the loop on the way (trio: a schedule point, by
+    trio.testing's own counters; asyncio: a task started just before got to run)."""
+    if sniffio.current_async_library() == "trio":
+        import trio.testing
+
+        with trio.testing.assert_checkpoints():
+            return await awaitable
+    ran: list[bool] = []
+
+    async def mark() -> None:
+        ran.append(True)
+
+    task = asyncio.get_running_loop().create_task(mark())
+    result = await awaitable
+    assert ran, "the call returned without yielding to the event loop"
+    await task
+    return result
+
+
+async def assert_cancel_point(awaitable: Awaitable[Any]) -> None:
+    """Await it in an already-cancelled scope: it must raise the loop's cancellation."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await awaitable
+    assert scope.cancelled_caught, "the call completed in a cancelled scope"

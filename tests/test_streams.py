@@ -18,7 +18,7 @@ import anysubprocess
 import anysubprocess.subprocess
 from anysubprocess import PIPE
 
-from .conftest import PY
+from .conftest import PY, _alive
 from .oracle import assert_same
 
 ECHO_LINES = (
@@ -534,4 +534,6 @@ async def test_streams_outlive_a_dropped_process() -> None:
     finally:
         os.close(r)
         os.close(w)
-    os.waitpid(pid, 0)
+    with anyio.fail_after(10):  # reaped in the background, nobody waiting
+        while _alive(pid):
+            await anyio.sleep(0.005)

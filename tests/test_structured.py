@@ -125,7 +125,7 @@ async def test_aclose_is_explicit_cleanup_and_keeps_read_bytes() -> None:
     await proc.stdout.readexactly(2)
     with anyio.fail_after(10):
         while proc.stdout._buffered() < 4:  # the whole line is out: print() has returned
-            proc.stdout._pull_nowait(1)
+            proc.stdout._pull_nowait(4)
             await anyio.sleep(0.001)
     await proc.aclose(grace_period=0.1)
     assert proc.returncode == -signal.SIGKILL

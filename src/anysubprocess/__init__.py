@@ -10,6 +10,8 @@ from subprocess import DEVNULL as DEVNULL
 from subprocess import PIPE as PIPE
 from subprocess import STDOUT as STDOUT
 
+# As asyncio's: after `import anysubprocess`, `anysubprocess.subprocess.PIPE` works.
+from . import subprocess as subprocess
 from ._create import create_subprocess_exec as create_subprocess_exec
 from ._create import create_subprocess_shell as create_subprocess_shell
 from ._exceptions import IncompleteReadError as IncompleteReadError

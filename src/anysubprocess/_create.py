@@ -114,6 +114,9 @@ async def _start(
     if (stdout == subprocess.PIPE or stderr == subprocess.PIPE) and limit <= 0:
         raise ValueError("Limit cannot be <= 0")
     backend = current_backend()
+    # A checkpoint before anything is spawned: a caller whose scope is cancelled gets the
+    # loop's cancellation exception and no child (as asyncio, and as trio requires).
+    await backend.checkpoint()
     child = await backend.spawn(
         args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, popen_kwargs=kwds
     )

@@ -10,10 +10,12 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.abc
 
-from ._backends import Backend, ChildProcess
+from ._backends import Backend, ChildProcess, ReceivePipe
 from ._exceptions import TimeoutExpired
 from ._reader import StreamReader
+from ._transport import SubprocessTransport
 from ._writer import StreamWriter
 
 if sys.version_info < (3, 11):  # pragma: no cover
@@ -28,8 +30,11 @@ _REAP_TIMEOUT = 5.0
 DeliverCancel = Callable[["Process"], Awaitable[object]]
 
 
-class Process:
+class Process(anyio.abc.Process):
     """Mirrors :class:`asyncio.subprocess.Process`; made by ``create_subprocess_exec/_shell``.
+
+    Also an :class:`anyio.abc.Process`, its pipes anyio byte streams: code written against
+    anyio's process API takes it as it is. asyncio's methods keep asyncio's exceptions.
 
     Beyond asyncio: ``wait(timeout=)`` and ``communicate(timeout=)``, ``async with`` (and
     :meth:`aclose`) for cleanup that never leaves a child behind, :meth:`signal_group`.
@@ -54,23 +59,56 @@ class Process:
         self._backend = backend
         self._args = args
         self._own_group = own_group
-        self.pid: int = child.pid
-        self.stdin: StreamWriter | None = (
-            StreamWriter(child.stdin, backend) if child.stdin is not None else None
-        )
-        self.stdout: StreamReader | None = (
-            StreamReader(limit, _source=child.stdout) if child.stdout is not None else None
-        )
-        self.stderr: StreamReader | None = (
-            StreamReader(limit, _source=child.stderr) if child.stderr is not None else None
-        )
+        self._pid = child.pid
+        self._stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
+        self._stdout = self._reader(child.stdout, limit)
+        self._stderr = self._reader(child.stderr, limit)
+        self._transport_closed = False
         self.grace_period = DEFAULT_GRACE_PERIOD
         self.deliver_cancel = None
+        # The hook holds the streams, not the Process: a Process dropped while its child
+        # runs can still be collected (and warn), and its pipes are still closed at exit.
+        child.set_exit_callback(_ExitHook(self.stdin, self.stdout, self.stderr))
+
+    def _reader(self, pipe: ReceivePipe | None, limit: int) -> StreamReader | None:
+        if pipe is None:
+            return None
+        return StreamReader(limit, _source=pipe, _checkpoint=self._backend.checkpoint)
 
     def __repr__(self) -> str:
         rc = self._child.poll()
         state = "running" if rc is None else f"returncode={rc}"
         return f"<Process {self.pid} {state} args={self._args!r}>"
+
+    @property
+    def pid(self) -> int:
+        """Mirrors :attr:`asyncio.subprocess.Process.pid`: the child's process id."""
+        return self._pid
+
+    @property
+    def stdin(self) -> StreamWriter | None:
+        """Mirrors :attr:`asyncio.subprocess.Process.stdin`: the child's stdin (with
+        ``stdin=PIPE``, else ``None``), asyncio's writer and anyio's send stream."""
+        return self._stdin
+
+    @property
+    def stdout(self) -> StreamReader | None:
+        """Mirrors :attr:`asyncio.subprocess.Process.stdout`: the child's stdout (with
+        ``stdout=PIPE``, else ``None``), asyncio's reader and anyio's receive stream, over one
+        buffer."""
+        return self._stdout
+
+    @property
+    def stderr(self) -> StreamReader | None:
+        """Mirrors :attr:`asyncio.subprocess.Process.stderr`: the child's stderr (with
+        ``stderr=PIPE``), as :attr:`stdout`."""
+        return self._stderr
+
+    @property
+    def _transport(self) -> SubprocessTransport:
+        """asyncio's transport face, for libraries that reach for ``proc._transport``
+        (``close()`` against unclosed-transport warnings, ``get_pid()``, ...)."""
+        return SubprocessTransport(self)
 
     @property
     def args(self) -> Any:
@@ -83,8 +121,10 @@ class Process:
         """Mirrors :attr:`asyncio.subprocess.Process.returncode`: the exit status once the
         process has exited (``-N`` for signal N), else ``None``.
 
-        Looked up when read (a non-blocking ``waitpid``), so it is current even when
-        nobody awaits :meth:`wait`.
+        The child is reaped in the background as soon as it exits, as asyncio's child
+        watchers do; reading this also looks (a non-blocking ``waitid``), so it is current.
+        If something else reaped the child (``os.wait()``, a ``SIGCHLD`` handler), its
+        status is lost: 255, with a warning logged, as asyncio reports it.
         """
         return self._child.poll()
 
@@ -104,17 +144,11 @@ class Process:
         raise TimeoutExpired(self._args, timeout)
 
     async def _wait(self) -> int:
-        rc = await self._child.wait()
-        # Like asyncio's transports, which read pipes in the background and close them at
-        # EOF: take what the dead child left in its pipes (at most a pipe's worth each)
-        # and free the fds, unless something else still holds the write ends.
-        for reader in (self.stdout, self.stderr):
-            if reader is not None:
-                reader._pull_nowait(16)
-        if self.stdin is not None:
-            # asyncio's pipe transport notices the read end closing; we look now.
-            self.stdin._check_peer()
-        return rc
+        rc = self._child.poll()
+        if rc is not None:
+            await self._backend.checkpoint()  # a checkpoint on the fast path too
+            return rc
+        return await self._child.wait()
 
     async def communicate(
         self, input: bytes | bytearray | memoryview | None = None, *, timeout: float | None = None
@@ -131,6 +165,7 @@ class Process:
         ``timeout``: raise :exc:`TimeoutExpired` carrying the output read so far; the
         process keeps running (as with ``Popen.communicate``).
         """
+        await self._backend.checkpoint()  # before anything is written or read
         if timeout is None:
             return await self._communicate(input)
         with anyio.move_on_after(timeout):
@@ -188,19 +223,35 @@ class Process:
     # -- signals -----------------------------------------------------------------------------
 
     def send_signal(self, signal: int) -> None:
-        """Mirrors :meth:`asyncio.subprocess.Process.send_signal`; raises
-        :exc:`ProcessLookupError` once the process has exited and been reaped."""
-        self._child.send_signal(signal)
+        """Mirrors :meth:`asyncio.subprocess.Process.send_signal`.
+
+        As asyncio's: once the process has exited, the signal is dropped while one of its
+        pipes is still open (a grandchild may hold it), and :exc:`ProcessLookupError` is
+        raised once they are all closed (asyncio: once its transport has closed).
+        """
+        try:
+            self._child.send_signal(signal)
+        except ProcessLookupError:
+            if not self._pipes_open():
+                raise
 
     def terminate(self) -> None:
         """Mirrors :meth:`asyncio.subprocess.Process.terminate`: send SIGTERM (see
         :meth:`send_signal`)."""
-        self._child.send_signal(signal.SIGTERM)
+        self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
         """Mirrors :meth:`asyncio.subprocess.Process.kill`: send SIGKILL (see
         :meth:`send_signal`)."""
-        self._child.send_signal(signal.SIGKILL)
+        self.send_signal(signal.SIGKILL)
+
+    def _pipes_open(self) -> bool:
+        """Whether any of our pipe ends is still open (asyncio: its transport is not closed)."""
+        return (
+            (self.stdin is not None and not self.stdin._closed)
+            or (self.stdout is not None and self.stdout._source is not None)
+            or (self.stderr is not None and self.stderr._source is not None)
+        )
 
     def signal_group(self, signal: int) -> None:
         """*Beyond asyncio.* Send ``signal`` to the child's whole process group
@@ -247,7 +298,16 @@ class Process:
         group if it leads one), waits up to ``grace_period`` seconds, then sends SIGKILL
         (to the group too) and reaps. Shielded from cancellation and bounded in time; the
         process is reaped before this returns. Bytes already read stay readable.
+
+        A checkpoint: after the cleanup, a pending cancellation is raised (as trio's and
+        anyio's ``aclose()`` do).
         """
+        await self._aclose(grace_period, deliver_cancel)
+        await self._backend.checkpoint()
+
+    async def _aclose(
+        self, grace_period: float | None, deliver_cancel: DeliverCancel | None
+    ) -> None:
         grace = self.grace_period if grace_period is None else grace_period
         deliver = self.deliver_cancel if deliver_cancel is None else deliver_cancel
         with anyio.CancelScope(shield=True):
@@ -282,6 +342,8 @@ class Process:
                 )
 
     async def __aenter__(self) -> Process:
+        # Deliberately not a checkpoint: a cancellation here would skip __aexit__ and leave
+        # the child running (trio's nurseries make the same choice).
         return self
 
     async def __aexit__(
@@ -307,22 +369,45 @@ class Process:
                     self.stdin._abort()  # only a grandchild could still read it
                 return
             except BaseException:
-                await self.aclose()
+                await self._aclose(None, None)
                 raise
-        await self.aclose()
+        # No checkpoint after the cleanup: it must not replace the exception in flight.
+        await self._aclose(None, None)
 
     def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
         # Finalizers may only close fds: no loop calls here.
         # The pipes are not closed here: the streams may outlive the Process, and they
         # close their fds themselves when they go.
+        # The child, if it still runs, is reaped in the background when it exits.
         child = getattr(self, "_child", None)
-        if child is None:
-            return
-        if child.poll() is None:
+        if child is not None and child.returncode is None:
             _warn(
                 f"process {self.pid} {self._args!r} is still running and was never waited "
                 "for; use 'async with' or await wait()",
                 ResourceWarning,
                 source=self,
             )
-        child.close()
+
+
+class _ExitHook:
+    """Runs on the loop when the child has been reaped: what asyncio's transports do in the
+    background at that point (take what the child left in its pipes and close them at EOF,
+    notice that nobody reads stdin any more), so no fd outlives the child for want of a
+    reader."""
+
+    __slots__ = ("stderr", "stdin", "stdout")
+
+    def __init__(
+        self, stdin: StreamWriter | None, stdout: StreamReader | None, stderr: StreamReader | None
+    ) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __call__(self) -> None:
+        if self.stdout is not None:
+            self.stdout._take_leftovers()
+        if self.stderr is not None:
+            self.stderr._take_leftovers()
+        if self.stdin is not None:
+            self.stdin._check_peer()

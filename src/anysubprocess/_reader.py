@@ -1,13 +1,16 @@
-"""StreamReader: the one read buffer of a child's stdout or stderr, mirroring asyncio's."""
+"""StreamReader: the one read buffer of a child's stdout or stderr, mirroring asyncio's, and
+an anyio ``ByteReceiveStream`` over that same buffer."""
 
 from __future__ import annotations
 
 import io
 from asyncio import IncompleteReadError, LimitOverrunError
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
 import anyio
+import anyio.abc
+import anyio.lowlevel
 
 from ._backends import EventLike, ReceivePipe
 
@@ -16,6 +19,7 @@ __all__ = ["StreamReader"]
 _DEFAULT_LIMIT = 2**16  # asyncio.streams._DEFAULT_LIMIT
 _CHUNK = 2**16  # one pipe's worth: the most a read from a default Linux pipe returns
 _MAX_READ = 2**18  # read(n) reads at most this much at once (asyncio's transports: 256 KiB)
+_MAX_NOWAIT_READS = 32  # reads one _pull_nowait() makes at most (it runs in callbacks)
 _BIG_BUFFER = 2**18  # a buffer this large grows in a bytearray (see StreamReader._append)
 
 
@@ -25,8 +29,10 @@ def _busy(func_name: str) -> RuntimeError:
     )
 
 
-class StreamReader:
-    """Mirrors :class:`asyncio.StreamReader`.
+class StreamReader(anyio.abc.ByteReceiveStream):
+    """Mirrors :class:`asyncio.StreamReader`; also an :class:`anyio.abc.ByteReceiveStream`
+    (:meth:`receive`, :meth:`aclose`) reading from the same buffer, so bytes taken by one
+    vocabulary are never returned by the other. ``async for`` yields asyncio's lines.
 
     Data is pulled from the pipe only when a read needs it, so the buffer never holds more
     than about ``limit`` plus one pipe read unless asked to (``readexactly(n)``, ``read()``),
@@ -37,9 +43,10 @@ class StreamReader:
     """
 
     __slots__ = (
-        "__weakref__",
         "_acc",
         "_buf",
+        "_checkpoint",
+        "_closed",
         "_eof",
         "_exception",
         "_limit",
@@ -50,9 +57,16 @@ class StreamReader:
         "_source",
         "_waiter",
         "_waiter_exc",
+        "_yield_next",
     )
 
-    def __init__(self, limit: int = _DEFAULT_LIMIT, *, _source: ReceivePipe | None = None) -> None:
+    def __init__(
+        self,
+        limit: int = _DEFAULT_LIMIT,
+        *,
+        _source: ReceivePipe | None = None,
+        _checkpoint: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         if limit <= 0:
             raise ValueError("Limit cannot be <= 0")
         self._limit = limit
@@ -69,6 +83,14 @@ class StreamReader:
         # readline's fast path (see _update_plain).
         self._plain = True
         self._source = _source
+        self._closed = False  # aclose() was called (anyio's receive() then refuses)
+        # Every public read is a checkpoint (trio's rule), the buffered fast paths included:
+        # it yields to the loop before it looks at the buffer, so a cancellation there
+        # takes nothing. The backend's checkpoint for a pipe; anyio's for a fed reader.
+        self._checkpoint = _checkpoint or anyio.lowlevel.checkpoint
+        # Set when a pull found data without waiting: the next pull of the same read yields
+        # first, so a read to EOF of a child that writes forever cannot starve the loop.
+        self._yield_next = False
         self._reading = False
         self._waiter: EventLike | None = None
         self._waiter_exc: BaseException | None = None
@@ -203,13 +225,15 @@ class StreamReader:
             self._pull_nowait(1)
         return self._eof and self._buffered() == 0
 
-    def _pull_nowait(self, max_chunks: int) -> None:
-        """Take what the pipe holds now (up to ``max_chunks`` reads) without waiting; close
-        the pipe at EOF. Not while a read is waiting on the pipe: it will see EOF itself."""
+    def _pull_nowait(self, until: int) -> None:
+        """Take what the pipe holds now, without waiting, until ``until`` bytes are buffered;
+        close the pipe at EOF. Not while a read is using the pipe: it will see EOF itself."""
         source = self._source
         if source is None or self._reading or self._eof:
             return
-        for _ in range(max_chunks):
+        for _ in range(_MAX_NOWAIT_READS):
+            if self._buffered() >= until:
+                return
             data = source.receive_nowait(_CHUNK)
             if data is None:
                 return
@@ -218,13 +242,31 @@ class StreamReader:
                 return
             self._append(data)
 
+    def _take_leftovers(self) -> None:
+        """The child has exited: take what it left in the pipe, as asyncio's transport reads
+        in the background (up to twice ``limit``, where asyncio's pauses reading), and close
+        the pipe at EOF, unless a grandchild still holds its write end."""
+        self._pull_nowait(2 * self._limit)
+
+    async def _enter(self) -> None:
+        """The checkpoint at the start of every public read."""
+        await self._checkpoint()
+        self._yield_next = False
+
     async def _pull(self, source: ReceivePipe, size: int, func_name: str) -> bytes:
         """One read from the pipe, as its only reader; ``b""`` (EOF) closes it."""
         if self._reading:
             raise _busy(func_name)
         self._reading = True
         try:
-            data = await source.receive(size)
+            if self._yield_next:
+                self._yield_next = False
+                await self._checkpoint()  # before the read: a cancellation here loses nothing
+            data = source.receive_nowait(size)
+            if data is None:
+                data = await source.receive(size)  # waits for the pipe: a yield
+            else:
+                self._yield_next = True
         except anyio.ClosedResourceError:
             if self._source is source:
                 raise
@@ -263,6 +305,10 @@ class StreamReader:
 
     async def readline(self) -> bytes:
         """Mirrors :meth:`asyncio.StreamReader.readline`."""
+        await self._enter()
+        return await self._readline()
+
+    async def _readline(self) -> bytes:
         buf = self._buf
         pos = self._pos
         end = buf.find(b"\n", pos) + 1
@@ -270,7 +316,7 @@ class StreamReader:
             self._pos = end  # fast path: a whole line is buffered
             return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
         try:
-            return await self.readuntil(b"\n")
+            return await self._readuntil(b"\n")
         except IncompleteReadError as e:
             return e.partial
         except LimitOverrunError as e:
@@ -287,6 +333,10 @@ class StreamReader:
 
         Only a ``tuple`` is a set of separators (as in asyncio).
         """
+        await self._enter()
+        return await self._readuntil(separator)
+
+    async def _readuntil(self, separator: bytes | tuple[bytes, ...]) -> bytes:
         seps: list[Any]
         seps = sorted(separator, key=len) if isinstance(separator, tuple) else [separator]
         if not seps:
@@ -336,6 +386,10 @@ class StreamReader:
 
     async def read(self, n: int = -1) -> bytes:
         """Mirrors :meth:`asyncio.StreamReader.read`."""
+        await self._enter()
+        return await self._read(n)
+
+    async def _read(self, n: int) -> bytes:
         if self._exception is not None:
             raise self._exception
         if n == 0:
@@ -387,6 +441,10 @@ class StreamReader:
 
     async def readexactly(self, n: int) -> bytes:
         """Mirrors :meth:`asyncio.StreamReader.readexactly`."""
+        await self._enter()
+        return await self._readexactly(n)
+
+    async def _readexactly(self, n: int) -> bytes:
         if n < 0:
             raise ValueError("readexactly size can not be less than zero")
         if self._exception is not None:
@@ -408,13 +466,8 @@ class StreamReader:
         return self
 
     async def __anext__(self) -> bytes:
-        buf = self._buf
-        pos = self._pos
-        end = buf.find(b"\n", pos) + 1
-        if end and end - pos <= self._maxline and self._plain:
-            self._pos = end
-            return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
-        line = await self.readline()
+        await self._enter()
+        line = await self._readline()
         if line == b"":
             raise StopAsyncIteration
         return line
@@ -437,6 +490,38 @@ class StreamReader:
         if overlong not in ("raise", "split"):
             raise ValueError(f"overlong must be 'raise' or 'split', not {overlong!r}")
         return _LineIterator(self, overlong == "split")
+
+    # -- anyio's ByteReceiveStream -----------------------------------------------------------
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        """anyio's :meth:`~anyio.abc.ByteReceiveStream.receive`: 1 to ``max_bytes`` bytes from
+        the same buffer as the asyncio methods (the buffer first, then the pipe).
+
+        Raises :exc:`anyio.EndOfStream` at EOF, :exc:`anyio.ClosedResourceError` after
+        :meth:`aclose`, :exc:`anyio.BusyResourceError` while another task reads (asyncio's
+        methods raise ``RuntimeError`` there, as asyncio does). Cancel-safe.
+        """
+        await self._enter()
+        if self._closed:
+            raise anyio.ClosedResourceError
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        if self._reading:
+            raise anyio.BusyResourceError("receiving from")
+        data = await self._read(max_bytes)
+        if not data:
+            if self._closed:  # closed by aclose() while we waited
+                raise anyio.ClosedResourceError
+            raise anyio.EndOfStream
+        return data
+
+    async def aclose(self) -> None:
+        """anyio's :meth:`~anyio.abc.AsyncResource.aclose`: close the pipe now. Afterwards
+        :meth:`receive` raises :exc:`anyio.ClosedResourceError`; asyncio's methods return
+        what is still buffered, then EOF. A checkpoint."""
+        self._closed = True
+        self._close()
+        await self._checkpoint()
 
 
 class _LineIterator:

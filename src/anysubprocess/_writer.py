@@ -1,12 +1,15 @@
-"""StreamWriter: a child's stdin, mirroring asyncio's, with a background flusher."""
+"""StreamWriter: a child's stdin, mirroring asyncio's (with a background flusher), and an
+anyio ``ByteSendStream`` over the same queue."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from collections import deque
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from ._backends import Backend, EventLike, SendPipe
 
@@ -17,8 +20,9 @@ _LOW_WATER = 2**14
 _COALESCE = 2**12  # pending writes smaller than this are merged into one buffer
 
 
-class StreamWriter:
-    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin.
+class StreamWriter(anyio.abc.ByteSendStream):
+    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin; also an
+    :class:`anyio.abc.ByteSendStream` (:meth:`send`, :meth:`aclose`) over the same queue.
 
     ``write()`` hands bytes to the pipe at once; what the pipe cannot take yet is flushed by a
     background task, so data flows without ``drain()`` and ``close()`` delivers every byte,
@@ -27,7 +31,6 @@ class StreamWriter:
     """
 
     __slots__ = (
-        "__weakref__",
         "_backend",
         "_closed",
         "_closed_event",
@@ -35,6 +38,7 @@ class StreamWriter:
         "_drain_waiter",
         "_exc",
         "_flushing",
+        "_peer_gone",
         "_pending",
         "_pending_size",
         "_pipe",
@@ -50,6 +54,7 @@ class StreamWriter:
         self._flushing = False
         self._closing = False  # close() or write_eof() was called
         self._closed = False  # the pipe is closed
+        self._peer_gone = False  # closed because the child closed its end
         self._exc: BaseException | None = None  # the error that broke the pipe
         self._drain_waiter: EventLike | None = None
         self._closed_event: EventLike | None = None
@@ -175,6 +180,7 @@ class StreamWriter:
         bytes still queued that is a BrokenPipeError, else a plain close."""
         if self._closed or not self._pipe.peer_closed():
             return
+        self._peer_gone = True
         if self._pending_size:
             self._fail(BrokenPipeError(errno.EPIPE, "the child closed its stdin"))
         else:
@@ -192,7 +198,9 @@ class StreamWriter:
         Waits while more than 64 KiB wait to be written. A cancelled ``drain()`` loses no
         bytes. Raises ``BrokenPipeError`` (or the pipe's ``OSError``) once the child has
         closed its stdin, and ``ConnectionResetError`` after a ``close()`` has completed.
+        A checkpoint, also when nothing needs to wait.
         """
+        await self._backend.checkpoint()
         while True:
             if self._exc is not None:
                 raise self._exc
@@ -222,6 +230,7 @@ class StreamWriter:
     async def wait_closed(self) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.wait_closed`; raises the error that broke the
         pipe, if any. Safe to cancel and call again."""
+        await self._backend.checkpoint()
         while not self._closed:
             event = self._closed_event
             if event is None:
@@ -238,3 +247,40 @@ class StreamWriter:
     def can_write_eof(self) -> bool:
         """Mirrors :meth:`asyncio.StreamWriter.can_write_eof`: always true for a pipe."""
         return True
+
+    # -- anyio's ByteSendStream --------------------------------------------------------------
+
+    async def send(self, item: bytes) -> None:
+        """anyio's :meth:`~anyio.abc.ByteSendStream.send`: returns once the pipe has taken all
+        of ``item`` (back-pressure: it waits for the child to read).
+
+        Raises :exc:`anyio.BrokenResourceError` once the child has closed its stdin (or
+        exited), :exc:`anyio.ClosedResourceError` after :meth:`aclose` or ``close()``.
+        Cancelled: the bytes not yet taken stay queued and are still delivered.
+        """
+        await self._backend.checkpoint()
+        self._check_sendable()
+        self.write(item)
+        while self._pending_size and self._exc is None and not self._closed:
+            waiter = self._drain_waiter
+            if waiter is None:
+                waiter = self._drain_waiter = self._backend.new_event()
+            await waiter.wait()  # set as the queue shrinks, and when flushing stops
+        if self._exc is not None or self._peer_gone:
+            self._check_sendable()
+
+    def _check_sendable(self) -> None:
+        if self._exc is not None:
+            raise anyio.BrokenResourceError from self._exc
+        if self._peer_gone:
+            raise anyio.BrokenResourceError
+        if self._closing:
+            raise anyio.ClosedResourceError
+
+    async def aclose(self) -> None:
+        """anyio's :meth:`~anyio.abc.AsyncResource.aclose`: close stdin once what was written
+        has been delivered (as ``close()`` + ``wait_closed()``); a child that went away
+        first is not an error here."""
+        self.close()
+        with contextlib.suppress(OSError):  # broken: nothing more can be delivered
+            await self.wait_closed()

@@ -6,6 +6,9 @@ import importlib
 
 import sniffio
 
+# The POSIX modules and the asyncio backend (asyncio is imported anyway: its exceptions are
+# ours) load with the package, not on the first spawn. trio's loads on first use.
+from . import _asyncio  # noqa: F401
 from ._base import Backend, ChildProcess, EventLike, ReceivePipe, SendPipe
 
 __all__ = ["Backend", "ChildProcess", "EventLike", "ReceivePipe", "SendPipe", "current_backend"]

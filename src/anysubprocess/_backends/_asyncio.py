@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import types
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, TypeVar
 
 import anyio
 
@@ -13,6 +15,25 @@ from ._posix import PosixBackend
 __all__ = ["backend"]
 
 _READ, _WRITE = 0, 1
+T = TypeVar("T")
+
+
+@types.coroutine
+def _yield() -> Generator[None, None, None]:
+    # What asyncio.sleep(0) does, one call less: the task reschedules itself, and a pending
+    # cancellation is thrown in here.
+    yield
+
+
+class _LoopState:
+    """What we keep per event loop: fd waits, fd watches, loop-local values."""
+
+    __slots__ = ("locals", "waits", "watches")
+
+    def __init__(self) -> None:
+        self.waits: dict[tuple[int, int], asyncio.Future[bool]] = {}
+        self.watches: dict[int, Callable[[], None]] = {}
+        self.locals: dict[str, Any] = {}
 
 
 def _wake(fut: asyncio.Future[bool]) -> None:
@@ -34,23 +55,21 @@ class AsyncioOps:
     new_event = staticmethod(asyncio.Event)
 
     def __init__(self) -> None:
-        self._tables: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, dict[tuple[int, int], asyncio.Future[bool]]
-        ] = weakref.WeakKeyDictionary()
+        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
         # The loop keeps only weak references to tasks; hold background tasks until done.
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def _table(
-        self, loop: asyncio.AbstractEventLoop
-    ) -> dict[tuple[int, int], asyncio.Future[bool]]:
-        table = self._tables.get(loop)
-        if table is None:
-            table = self._tables[loop] = {}
-        return table
+    def _state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+        state = self._states.get(loop)
+        if state is None:
+            state = self._states[loop] = _LoopState()
+        return state
 
     async def _wait(self, fd: int, kind: int) -> None:
         loop = asyncio.get_running_loop()
-        table = self._table(loop)
+        table = self._state(loop).waits
         key = (fd, kind)
         if key in table:
             raise anyio.BusyResourceError("reading from" if kind == _READ else "writing to")
@@ -83,7 +102,10 @@ class AsyncioOps:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # closed outside the loop: nobody can be waiting
             return
-        table = self._table(loop)
+        state = self._state(loop)
+        if state.watches.pop(fd, None) is not None:
+            loop.remove_reader(fd)
+        table = state.waits
         for kind in (_READ, _WRITE):
             fut = table.pop((fd, kind), None)
             if fut is not None:
@@ -94,8 +116,33 @@ class AsyncioOps:
                 if not fut.done():
                     fut.set_result(False)
 
+    def call_when_readable(self, fd: int, callback: Callable[[], None]) -> None:
+        loop = asyncio.get_running_loop()
+        watches = self._state(loop).watches
+
+        def fire() -> None:
+            if watches.pop(fd, None) is not None:
+                loop.remove_reader(fd)
+                callback()
+
+        loop.add_reader(fd, fire)
+        watches[fd] = fire
+
+    def claim_watch(self, fd: int) -> bool:
+        # The watch's callback wakes a waiter in the same loop iteration as its own wait
+        # would: nothing to save.
+        return False
+
+    def loop_local(self, key: str, factory: Callable[[], T]) -> T:
+        values = self._state(asyncio.get_running_loop()).locals
+        try:
+            value: T = values[key]
+        except KeyError:
+            value = values[key] = factory()
+        return value
+
     async def checkpoint(self) -> None:
-        await asyncio.sleep(0)
+        await _yield()
 
     def start_background(self, fn: Callable[[], Awaitable[None]]) -> None:
         async def runner() -> None:

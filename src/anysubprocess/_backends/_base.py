@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["Backend", "ChildProcess", "EventLike", "LoopOps", "ReceivePipe", "SendPipe"]
 
@@ -29,7 +31,9 @@ class ReceivePipe(Protocol):
         """Read what is there without waiting: bytes, ``b""`` at EOF, ``None`` if empty."""
 
     async def receive(self, max_bytes: int) -> bytes:
-        """Read up to ``max_bytes``; ``b""`` at EOF. Atomic: a cancelled call read nothing."""
+        """Read up to ``max_bytes``, waiting while the pipe is empty; ``b""`` at EOF.
+
+        Atomic: a cancelled call read nothing. Does not yield when data is there."""
 
     def close(self) -> None:
         """Close now (waking any task blocked on the pipe with ``ClosedResourceError``)."""
@@ -61,18 +65,31 @@ class SendPipe(Protocol):
 
 
 class ChildProcess(Protocol):
-    """A started child process and the parent's ends of its pipes."""
+    """A started child process and the parent's ends of its pipes.
+
+    The child is watched from the spawn on: once it exits it is reaped in the background
+    (as asyncio's child watchers do), whether or not anybody waits.
+    """
 
     pid: int
     stdin: SendPipe | None
     stdout: ReceivePipe | None
     stderr: ReceivePipe | None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the child has been reaped, else ``None`` (no system call)."""
+
     def poll(self) -> int | None:
         """Reap the child if it has exited (never blocks); its returncode, or None."""
 
     async def wait(self) -> int:
-        """Wait for the child to exit and reap it; any number of tasks may wait at once."""
+        """Wait until the child has been reaped; any number of tasks may wait at once.
+
+        Not a checkpoint when the child has already been reaped (the caller adds one)."""
+
+    def set_exit_callback(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` once, on the loop's thread, right after the child is reaped."""
 
     def send_signal(self, sig: int) -> None:
         """Signal the child; ``ProcessLookupError`` once it has been reaped."""
@@ -80,8 +97,8 @@ class ChildProcess(Protocol):
     def signal_group(self, sig: int) -> None:
         """Signal the child's process group (``ProcessLookupError`` if it has no member)."""
 
-    def close(self) -> None:
-        """Release the OS handles that watch the child (not its pipes)."""
+    def kill_and_forget(self) -> None:
+        """Close our pipe ends and SIGKILL the child; it is reaped in the background."""
 
 
 class Backend(Protocol):
@@ -117,6 +134,19 @@ class LoopOps(Protocol):
     def wait_readable(self, fd: int, /) -> Awaitable[None]: ...
     def wait_writable(self, fd: int, /) -> Awaitable[None]: ...
     def notify_closing(self, fd: int, /) -> None: ...
+    def call_when_readable(self, fd: int, callback: Callable[[], None], /) -> None:
+        """Call ``callback()`` once ``fd`` is readable; ``notify_closing(fd)`` cancels it."""
+
+    def claim_watch(self, fd: int, /) -> bool:
+        """Cancel the watch on ``fd`` so that the calling task can wait on ``fd`` itself,
+        if that saves a scheduling round on this loop; ``False``: keep the watch."""
+
     def checkpoint(self) -> Awaitable[None]: ...
     def start_background(self, fn: Callable[[], Awaitable[None]]) -> None: ...
     def new_event(self) -> EventLike: ...
+
+    def loop_local(self, key: str, factory: Callable[[], T], /) -> T:
+        """State kept per running event loop (made by ``factory()`` on first use).
+
+        Without anyio's ``RunVar``: it imports anyio's loop backend, which made the first
+        spawn of a process 20+ ms slower than asyncio's."""

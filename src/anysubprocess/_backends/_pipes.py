@@ -68,13 +68,7 @@ class _FdPipe:
 class FdReceivePipe(_FdPipe):
     """Read end: read first, wait for readiness only when the pipe is empty."""
 
-    __slots__ = ("_yield_next",)
-
-    def __init__(self, file: IO[bytes], ops: LoopOps) -> None:
-        super().__init__(file, ops)
-        # A read that found data without waiting did not yield to the loop. Yield before the
-        # next one, so a child that writes forever cannot starve other tasks (or a timeout).
-        self._yield_next = False
+    __slots__ = ()
 
     def receive_nowait(self, max_bytes: int) -> bytes | None:
         if self._fd < 0:
@@ -85,12 +79,7 @@ class FdReceivePipe(_FdPipe):
             return None
 
     async def receive(self, max_bytes: int) -> bytes:
-        ops = self._ops
-        if self._yield_next:
-            self._yield_next = False
-            await ops.checkpoint()  # before the read: a cancellation here loses nothing
-        else:
-            self._yield_next = True
+        # No yield when data is there: the reader decides when to yield (its checkpoints).
         while True:
             fd = self._fd
             if fd < 0:
@@ -98,8 +87,7 @@ class FdReceivePipe(_FdPipe):
             try:
                 return os.read(fd, max_bytes)
             except BlockingIOError:
-                await ops.wait_readable(fd)
-                self._yield_next = False
+                await self._ops.wait_readable(fd)
 
 
 class FdSendPipe(_FdPipe):

@@ -57,7 +57,7 @@ class PosixBackend:
         # all of them take. We fork inline only when no other spawn is under way and the
         # last one ended a while ago (a sequential spawn costs no thread hand-off), and
         # hand bursts to a few worker threads (see _SPAWN_THREADS).
-        state = spawn_state()
+        state = spawn_state(self._ops)
         if state.threaded == 0 and time.perf_counter() - state.last_end > BURST_GAP:
             try:
                 return PopenChild(popen(), self._ops)

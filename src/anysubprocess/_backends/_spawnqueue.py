@@ -8,11 +8,8 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
-import anyio
-import anyio.to_thread
-from anyio.lowlevel import RunVar
-
 from ._base import EventLike, LoopOps
+from ._child import PopenChild
 
 __all__ = ["SpawnState", "popen_in_thread", "spawn_state"]
 
@@ -53,17 +50,12 @@ class SpawnState:
         self.runners = 0
 
 
-_spawn_states: RunVar[SpawnState] = RunVar("anysubprocess_spawn_state")
 _spawn_lock = threading.Lock()
 
 
-def spawn_state() -> SpawnState:
-    try:
-        return _spawn_states.get()
-    except LookupError:
-        state = SpawnState()
-        _spawn_states.set(state)
-        return state
+def spawn_state(ops: LoopOps) -> SpawnState:
+    """The running loop's spawn state."""
+    return ops.loop_local("spawn", SpawnState)
 
 
 async def popen_in_thread(
@@ -82,8 +74,8 @@ async def popen_in_thread(
         with _spawn_lock:
             job.abandoned = True
             orphan, job.popen = job.popen, None
-        if orphan is not None:  # spawned, but the news came too late
-            _kill_and_reap(orphan)
+        if orphan is not None:  # spawned, but the news came too late: reaped in the background
+            PopenChild(orphan, ops).kill_and_forget()
         raise
     if job.error is not None:
         raise job.error
@@ -99,6 +91,8 @@ async def _run_spawn_queue(state: SpawnState) -> None:
         while state.queue:
             batch = [state.queue.popleft() for _ in range(min(_SPAWN_BATCH, len(state.queue)))]
             # Not abandonable: the batch's children must be handed over (or reaped).
+            import anyio.to_thread  # here: a first spawn that is no burst does not need it
+
             await anyio.to_thread.run_sync(_spawn_batch, batch)
             for job in batch:
                 job.done.set()

@@ -1,0 +1,308 @@
+"""Rewrite asyncio's subprocess API to anysubprocess: decide from the analysis, then edit the tree.
+
+Only three kinds of edit are made, so formatting, comments and strings elsewhere are untouched:
+
+- an attribute chain on the asyncio package (``aio.subprocess.PIPE``) becomes one on
+  ``anysubprocess`` (``anysubprocess.PIPE``);
+- an import alias changes its module (``from asyncio import create_subprocess_exec as spawn`` ->
+  ``from anysubprocess import create_subprocess_exec as spawn``), and is split off into an import
+  of its own when the statement also imports names that stay asyncio's;
+- ``import asyncio`` becomes ``import anysubprocess`` once nothing else uses it, and otherwise
+  stays, with ``import anysubprocess`` added after it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+from libcst.metadata import ImportAssignment
+
+from ._uses import MIRRORED, STAR_NAMES, Analysis, Binding, Use
+
+# Qualified asyncio name -> its name in anysubprocess.
+REWRITES: dict[str, str] = {
+    "asyncio.create_subprocess_exec": "create_subprocess_exec",
+    "asyncio.create_subprocess_shell": "create_subprocess_shell",
+    "asyncio.subprocess": "subprocess",
+    **{f"asyncio.subprocess.{name}": name for name in MIRRORED},
+}
+
+
+@dataclass
+class Issue:
+    """A finding before positions are known: the node to point at, the code, the message."""
+
+    node: cst.CSTNode
+    code: str
+    message: str
+
+
+@dataclass
+class Plan:
+    """The edits to make, keyed by the original nodes."""
+
+    replace: dict[int, str] = field(default_factory=dict)  # Attribute -> dotted replacement
+    rename: dict[int, str] = field(default_factory=dict)  # Import alias -> new dotted name
+    unalias: set[int] = field(default_factory=set)  # renamed aliases that lose their `as`
+    drop: set[int] = field(default_factory=set)  # aliases to remove from their statement
+    move: dict[int, list[cst.ImportAlias]] = field(default_factory=dict)  # ImportFrom -> aliases
+    to_anysubprocess: set[int] = field(default_factory=set)  # ImportFrom: whole module changes
+    after: dict[int, list[cst.BaseSmallStatement]] = field(default_factory=dict)  # stmt -> new
+    issues: list[Issue] = field(default_factory=list)
+
+    def add_after(self, stmt: cst.CSTNode, new: cst.BaseSmallStatement) -> None:
+        self.after.setdefault(id(stmt), []).append(new)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.replace or self.rename or self.move or self.to_anysubprocess or self.after)
+
+
+def _dotted(name: str) -> cst.Attribute | cst.Name:
+    node: cst.Attribute | cst.Name = cst.Name(name.split(".")[0])
+    for part in name.split(".")[1:]:
+        node = cst.Attribute(value=node, attr=cst.Name(part))
+    return node
+
+
+def _import(name: str) -> cst.Import:
+    return cst.Import(names=[cst.ImportAlias(name=_dotted(name))])
+
+
+def _unmirrored(use: Use, index: int, plan: Plan) -> bool:
+    """Whether ``use`` reaches into asyncio.subprocess for a name we do not provide (and say so)."""
+    if len(use.chain) > index and use.qualified[index - 1] == "asyncio.subprocess":
+        name = use.qualified[index].rsplit(".", 1)[1]
+        if name not in MIRRORED:
+            plan.issues.append(
+                Issue(
+                    use.chain[0],
+                    "ASP201",
+                    f"asyncio.subprocess.{name} has no anysubprocess equivalent; left unchanged",
+                )
+            )
+            return True
+    return False
+
+
+def _has_anysubprocess(binding: Binding) -> bool:
+    return any(
+        isinstance(a, ImportAssignment) and isinstance(a.node, cst.Import)
+        for a in binding.scope["anysubprocess"]
+    )
+
+
+def _plan_package(binding: Binding, plan: Plan, provided: set[int]) -> None:
+    """``import asyncio [as aio]``: rewrite the uses that are subprocess API."""
+    rewritten = remaining = 0
+    submodule = False
+    for use in binding.uses:
+        target = next(
+            (k for k in range(len(use.chain) - 1, -1, -1) if use.qualified[k] in REWRITES), None
+        )
+        if target is None or _unmirrored(use, target + 1, plan):
+            remaining += 1
+            continue
+        if use.is_store and target == len(use.chain) - 1:
+            name = use.qualified[target]
+            plan.issues.append(
+                Issue(
+                    use.chain[0],
+                    "ASP203",
+                    f"assignment to {name} left unchanged; code migrated to anysubprocess "
+                    f"will not see it (patch anysubprocess.{REWRITES[name]})",
+                )
+            )
+            remaining += 1
+            continue
+        new = REWRITES[use.qualified[target]]
+        plan.replace[id(use.chain[target])] = f"anysubprocess.{new}"
+        submodule |= new == "subprocess"
+        rewritten += 1
+    if not rewritten:
+        return
+    module = "anysubprocess.subprocess" if submodule else "anysubprocess"
+    # `import anysubprocess` alone may not load the .subprocess submodule: import it by name.
+    have = not submodule and (id(binding.scope) in provided or _has_anysubprocess(binding))
+    provided.add(id(binding.scope))
+    stmt = binding.stmt
+    assert isinstance(stmt, cst.Import)
+    if remaining:
+        if not have:
+            plan.add_after(stmt, _import(module))
+    elif have and len(stmt.names) > 1:
+        plan.drop.add(id(binding.alias))
+    else:
+        plan.rename[id(binding.alias)] = module
+        plan.unalias.add(id(binding.alias))
+
+
+def plan(analysis: Analysis) -> Plan:
+    """Decide every edit, and the ASP2xx findings for what is left unchanged."""
+    result = Plan()
+    provided: set[int] = set()  # scopes that have (or will have) `import anysubprocess`
+    for binding in analysis.bindings:
+        if binding.kind == "asyncio":
+            _plan_package(binding, result, provided)
+        elif binding.kind == "subprocess":
+            blocked = [u for u in binding.uses if _unmirrored(u, 1, result)]
+            if not blocked:
+                _plan_move(binding, result)
+        elif binding.kind == "name":
+            _plan_move(binding, result)
+        elif binding.target.startswith("asyncio.subprocess."):
+            name = binding.target.rsplit(".", 1)[1]
+            result.issues.append(
+                Issue(
+                    binding.alias,
+                    "ASP201",
+                    f"asyncio.subprocess.{name} has no anysubprocess equivalent; left unchanged",
+                )
+            )
+    for star in analysis.stars:
+        used = sorted(n for n in STAR_NAMES if n in analysis.unresolved)
+        result.issues.append(
+            Issue(
+                star,
+                "ASP202",
+                "star import from asyncio: import the names you use"
+                + (f"; {', '.join(used)} now imported from anysubprocess" if used else ""),
+            )
+        )
+        if used:
+            result.add_after(
+                star,
+                cst.ImportFrom(
+                    module=cst.Name("anysubprocess"),
+                    names=[cst.ImportAlias(name=cst.Name(n)) for n in used],
+                ),
+            )
+    return result
+
+
+def _plan_move(binding: Binding, plan: Plan) -> None:
+    stmt = binding.stmt
+    if isinstance(stmt, cst.Import):  # import asyncio.subprocess as sp
+        plan.rename[id(binding.alias)] = "anysubprocess.subprocess"
+        return
+    assert not isinstance(stmt.names, cst.ImportStar)
+    moved = plan.move.setdefault(id(stmt), [])
+    moved.append(binding.alias)
+    if len(moved) == len(stmt.names):
+        plan.to_anysubprocess.add(id(stmt))
+
+
+def _without(
+    aliases: Sequence[cst.ImportAlias], keep: Sequence[bool], parenthesized: bool
+) -> list[cst.ImportAlias]:
+    kept = [a for a, k in zip(aliases, keep, strict=True) if k]
+    if kept and not parenthesized:  # a trailing comma is only allowed inside parentheses
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    elif kept and not keep[-1]:
+        # The last line of a parenthesized list was removed: its new last alias takes over the
+        # indentation before the closing parenthesis, and keeps its own comment.
+        last, gone = kept[-1].comma, aliases[-1].comma
+        if (
+            isinstance(last, cst.Comma)
+            and isinstance(gone, cst.Comma)
+            and isinstance(last.whitespace_after, cst.ParenthesizedWhitespace)
+            and isinstance(gone.whitespace_after, cst.ParenthesizedWhitespace)
+        ):
+            after = last.whitespace_after.with_changes(
+                indent=gone.whitespace_after.indent, last_line=gone.whitespace_after.last_line
+            )
+            kept[-1] = kept[-1].with_changes(comma=last.with_changes(whitespace_after=after))
+    return kept
+
+
+class Rewriter(cst.CSTTransformer):
+    """Carries out a :class:`Plan` on the tree it was made from."""
+
+    def __init__(self, plan: Plan, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
+        super().__init__()
+        self.plan = plan
+        # Only the nodes to edit and their ancestors are visited: libcst rebuilds every node it
+        # visits, and most of a module has nothing to change.
+        targets = {*plan.replace, *plan.rename, *plan.drop, *plan.move, *plan.after}
+        targets |= plan.to_anysubprocess
+        self.wanted: set[int] = set()
+        for node in parents:
+            if id(node) in targets:
+                while id(node) not in self.wanted:
+                    self.wanted.add(id(node))
+                    parent = parents.get(node)
+                    if parent is None:
+                        break
+                    node = parent
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return id(node) in self.wanted
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        new = self.plan.replace.get(id(original_node))
+        if new is None:
+            return updated_node
+        return _dotted(new).with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
+
+    def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
+        names = []
+        for orig, alias in zip(original_node.names, updated_node.names, strict=True):
+            new = self.plan.rename.get(id(orig))
+            if new is not None:
+                alias = alias.with_changes(name=_dotted(new))
+                if id(orig) in self.plan.unalias:
+                    alias = alias.with_changes(asname=None)
+            names.append(alias)
+        keep = [id(a) not in self.plan.drop for a in original_node.names]
+        if not any(keep):  # every alias bound asyncio: one of them becomes the new import
+            keep[0] = True
+            names[0] = names[0].with_changes(name=_dotted("anysubprocess"), asname=None)
+        return updated_node.with_changes(names=_without(names, keep, parenthesized=False))
+
+    def leave_ImportFrom(
+        self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom
+    ) -> cst.ImportFrom:
+        if id(original_node) in self.plan.to_anysubprocess:
+            return updated_node.with_changes(module=cst.Name("anysubprocess"))
+        moved = self.plan.move.get(id(original_node))
+        if not moved:
+            return updated_node
+        assert not isinstance(original_node.names, cst.ImportStar)
+        assert not isinstance(updated_node.names, cst.ImportStar)
+        gone = {id(a) for a in moved}
+        keep = [id(a) not in gone for a in original_node.names]
+        self.plan.add_after(
+            original_node,
+            cst.ImportFrom(
+                module=cst.Name("anysubprocess"),
+                names=[a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in moved],
+            ),
+        )
+        return updated_node.with_changes(
+            names=_without(updated_node.names, keep, parenthesized=updated_node.lpar is not None)
+        )
+
+    def _added(self, body: Sequence[cst.BaseSmallStatement]) -> list[cst.BaseSmallStatement]:
+        return [new for small in body for new in self.plan.after.get(id(small), [])]
+
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        added = self._added(original_node.body)
+        if not added:
+            return updated_node
+        return cst.FlattenSentinel(
+            [updated_node, *(cst.SimpleStatementLine(body=[new]) for new in added)]
+        )
+
+    def leave_SimpleStatementSuite(
+        self, original_node: cst.SimpleStatementSuite, updated_node: cst.SimpleStatementSuite
+    ) -> cst.BaseSuite:
+        added = self._added(original_node.body)
+        if not added:
+            return updated_node
+        return updated_node.with_changes(body=[*updated_node.body, *added])

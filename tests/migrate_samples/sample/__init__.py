@@ -1,0 +1,1 @@
+"""A small asyncio code base for the migration tool's tests: several import styles at once."""

@@ -1,0 +1,396 @@
+"""Cancellation at every await, systematically, and every public coroutine is a checkpoint.
+
+The matrix: for each public coroutine, run a fresh scenario once per suspension point k =
+1, 2, ... and cancel the caller's scope at the k-th one, until a run completes uncancelled.
+After each cancelled run: nothing leaked (fd, child), no byte already produced is lost, and
+the process object still works. How many points each coroutine has is printed (``-s``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import pytest
+
+import anysubprocess
+from anysubprocess import PIPE, Process
+
+from .conftest import PY, _children, _our_fds, assert_cancel_point, assert_yields
+
+
+class _CancelAt:
+    """Await ``coro``, counting the times it suspends; cancel ``scope`` at suspension ``k``.
+
+    The cancellation lands exactly there: anyio delivers it to a suspended task (asyncio), and
+    trio delivers it when the task blocks."""
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], scope: anyio.CancelScope, k: int) -> None:
+        self.coro = coro
+        self.scope = scope
+        self.k = k
+        self.suspensions = 0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        inner = self.coro.__await__()
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                yielded = inner.throw(error) if error is not None else inner.send(value)
+            except StopIteration as stop:
+                return stop.value
+            self.suspensions += 1
+            if self.suspensions == self.k:
+                self.scope.cancel()
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # the loop's cancellation, or GeneratorExit
+                value, error = None, exc
+
+
+async def _settled(before_fds: dict[int, str], before_kids: dict[int, str]) -> None:
+    """Background cleanup (reaping, killed orphans) gets a moment; then nothing is left."""
+    deadline = time.monotonic() + 5
+    while _our_fds() != before_fds or _children() != before_kids:
+        if time.monotonic() > deadline:
+            assert _children() == before_kids, "children left behind"
+            assert _our_fds() == before_fds, "fds left open"
+        await anyio.sleep(0.005)
+
+
+@dataclass
+class Case:
+    """One public coroutine: ``setup()`` makes fresh state, ``op(state)`` is the call under
+    test, ``after(state, result, cancelled)`` checks what must hold, ``cleanup(state)``."""
+
+    setup: Callable[[], Awaitable[Any]]
+    op: Callable[[Any], Coroutine[Any, Any, Any]]
+    after: Callable[[Any, Any, bool], Awaitable[None]]
+    cleanup: Callable[[Any], Awaitable[None]] = field(default=lambda state: _aclose(state))
+
+
+async def _aclose(state: Any) -> None:
+    proc = state if isinstance(state, Process) else getattr(state, "proc", None)
+    if isinstance(proc, Process):
+        await proc.aclose()
+
+
+async def run_matrix(case: Case, name: str, limit: int = 200) -> int:
+    """Cancel at each suspension point in turn; return how many points were exercised."""
+    fds, kids = _our_fds(), _children()
+    for k in range(1, limit):
+        state = await case.setup()
+        with anyio.CancelScope() as scope:
+            stepper = _CancelAt(case.op(state), scope, k)
+            result = await stepper
+        cancelled = scope.cancelled_caught
+        with anyio.fail_after(30):
+            await case.after(state, None if cancelled else result, cancelled)
+            await case.cleanup(state)
+        del state
+        await _settled(fds, kids)
+        if not cancelled:
+            assert stepper.suspensions < k, f"{name}: completed although cancelled at {k}"
+            print(f"cancellation points: {name}: {k - 1}")
+            assert k > 1, f"{name} never suspended: not a checkpoint"
+            return k - 1
+    pytest.fail(f"{name}: still being cancelled after {limit} points")
+
+
+# -- the children -------------------------------------------------------------------------------
+
+#: Writes its output in pieces with pauses, so reads suspend several times.
+PIECES = [b"alpha\nbe", b"ta\ngam", b"ma\n", b"delta-without-newline"]
+DRIP = (
+    "import sys, time\n"
+    f"for piece in {PIECES!r}:\n"
+    "    sys.stdout.buffer.write(piece); sys.stdout.flush(); time.sleep(0.01)\n"
+)
+ALL = b"".join(PIECES)
+COUNT_STDIN = "import sys; print(len(sys.stdin.buffer.read()))"
+UPPER = (
+    "import sys; d = sys.stdin.buffer.read(); sys.stdout.buffer.write(d.upper()); "
+    "sys.stderr.buffer.write(b'e' * 1000)"
+)
+INPUT = b"abc" * 100_000
+
+
+async def _drip() -> Process:
+    return await anysubprocess.create_subprocess_exec(PY, "-c", DRIP, stdout=PIPE)
+
+
+def _read_case(read: Callable[[anysubprocess.StreamReader], Coroutine[Any, Any, bytes]]) -> Case:
+    async def after(proc: Process, result: bytes | None, cancelled: bool) -> None:
+        assert proc.stdout is not None
+        rest = await proc.stdout.read()
+        got = (result or b"") + rest
+        assert got == ALL, "bytes lost or duplicated by a cancelled read"
+        assert await proc.wait() == 0
+
+    return Case(setup=_drip, op=lambda proc: read(proc.stdout), after=after)
+
+
+async def _anext(reader: anysubprocess.StreamReader) -> bytes:
+    return await reader.__anext__()
+
+
+READS = {
+    "readline": _read_case(lambda r: r.readline()),
+    "readuntil": _read_case(lambda r: r.readuntil(b"ma\n")),
+    "readuntil_tuple": _read_case(lambda r: r.readuntil((b"ta\n", b"ma\n"))),
+    "readexactly": _read_case(lambda r: r.readexactly(20)),
+    "read_n": _read_case(lambda r: r.read(12)),
+    "read_to_eof": _read_case(lambda r: r.read()),
+    "anext": _read_case(_anext),
+    "receive (anyio)": _read_case(lambda r: r.receive(7)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(READS))
+async def test_reads(name: str) -> None:
+    await run_matrix(READS[name], name)
+
+
+async def test_create_subprocess_exec() -> None:
+    async def setup() -> None:
+        return None
+
+    async def after(state: None, proc: Process | None, cancelled: bool) -> None:
+        if proc is not None:
+            assert await proc.communicate() == (b"hi\n", None)
+
+    async def op(state: None) -> Process:
+        return await anysubprocess.create_subprocess_exec(PY, "-c", "print('hi')", stdout=PIPE)
+
+    await run_matrix(Case(setup, op, after, cleanup=lambda s: _noop()), "create_subprocess_exec")
+
+
+async def test_create_subprocess_shell() -> None:
+    async def setup() -> None:
+        return None
+
+    async def after(state: None, proc: Process | None, cancelled: bool) -> None:
+        if proc is not None:
+            assert await proc.communicate() == (b"hi\n", None)
+
+    async def op(state: None) -> Process:
+        return await anysubprocess.create_subprocess_shell("echo hi", stdout=PIPE)
+
+    await run_matrix(Case(setup, op, after, cleanup=lambda s: _noop()), "create_subprocess_shell")
+
+
+async def _noop() -> None:
+    return None
+
+
+async def test_wait() -> None:
+    async def setup() -> Process:
+        proc = await anysubprocess.create_subprocess_exec(
+            PY, "-c", "import sys; sys.stdin.read(); sys.exit(3)", stdin=PIPE
+        )
+        assert proc.stdin is not None
+        proc.stdin.close()
+        return proc
+
+    async def after(proc: Process, result: int | None, cancelled: bool) -> None:
+        assert result in (None, 3)
+        assert await proc.wait() == 3  # still usable
+
+    await run_matrix(Case(setup, lambda p: p.wait(), after), "wait")
+
+
+async def test_communicate() -> None:
+    async def setup() -> Process:
+        return await anysubprocess.create_subprocess_exec(
+            PY, "-c", UPPER, stdin=PIPE, stdout=PIPE, stderr=PIPE
+        )
+
+    async def after(proc: Process, result: Any, cancelled: bool) -> None:
+        # The same call again returns everything (input is written once, never twice).
+        out, err = result if result is not None else await proc.communicate(INPUT)
+        assert out == INPUT.upper()
+        assert err == b"e" * 1000
+        assert proc.returncode == 0
+
+    await run_matrix(Case(setup, lambda p: p.communicate(INPUT), after), "communicate")
+
+
+async def test_drain() -> None:
+    async def setup() -> Process:
+        proc = await anysubprocess.create_subprocess_exec(
+            PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(b"x" * 2**20)
+        return proc
+
+    async def after(proc: Process, result: None, cancelled: bool) -> None:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.close()
+        assert await proc.stdout.read() == b"1048576\n"  # a cancelled drain lost nothing
+        assert await proc.wait() == 0
+
+    await run_matrix(Case(setup, lambda p: p.stdin.drain(), after), "drain")
+
+
+async def test_send() -> None:
+    """anyio's send(): cancelled before it took anything, or everything is delivered."""
+
+    async def setup() -> Process:
+        return await anysubprocess.create_subprocess_exec(
+            PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
+        )
+
+    async def after(proc: Process, result: None, cancelled: bool) -> None:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        await proc.stdin.aclose()
+        count = await proc.stdout.read()
+        assert count == b"1048576\n" or (cancelled and count == b"0\n")
+        assert await proc.wait() == 0
+
+    await run_matrix(Case(setup, lambda p: p.stdin.send(b"x" * 2**20), after), "send (anyio)")
+
+
+async def test_wait_closed() -> None:
+    async def setup() -> Process:
+        proc = await anysubprocess.create_subprocess_exec(
+            PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
+        )
+        assert proc.stdin is not None
+        proc.stdin.write(b"x" * 2**20)
+        proc.stdin.close()
+        return proc
+
+    async def after(proc: Process, result: None, cancelled: bool) -> None:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        await proc.stdin.wait_closed()  # safe to call again after a cancellation
+        assert await proc.stdout.read() == b"1048576\n"
+        assert await proc.wait() == 0
+
+    await run_matrix(Case(setup, lambda p: p.stdin.wait_closed(), after), "wait_closed")
+
+
+async def test_run() -> None:
+    async def setup() -> None:
+        return None
+
+    async def after(state: None, result: Any, cancelled: bool) -> None:
+        if not cancelled:
+            assert result.stdout == b"x\n"
+            assert result.returncode == 0
+
+    async def op(state: None) -> Any:
+        return await anysubprocess.run([PY, "-c", "print('x')"], capture_output=True)
+
+    # A cancelled run() has killed and reaped its child: run_matrix checks nothing is left.
+    await run_matrix(Case(setup, op, after, cleanup=lambda s: _noop()), "run")
+
+
+async def test_async_with_exit() -> None:
+    async def setup() -> Process:
+        return await anysubprocess.create_subprocess_exec(
+            PY, "-c", "import sys; sys.stdin.read()", stdin=PIPE
+        )
+
+    async def after(proc: Process, result: Any, cancelled: bool) -> None:
+        # Either way the child is gone and reaped when __aexit__ returns or raises.
+        assert proc._child.returncode is not None
+        assert proc.returncode == (-15 if cancelled else 0)
+
+    await run_matrix(
+        Case(setup, lambda p: p.__aexit__(None, None, None), after), "async with (exit)"
+    )
+
+
+async def test_aclose() -> None:
+    async def setup() -> Process:
+        return await anysubprocess.create_subprocess_exec(PY, "-c", "import time; time.sleep(30)")
+
+    async def after(proc: Process, result: Any, cancelled: bool) -> None:
+        assert proc._child.returncode == -15  # shielded: the cleanup always completes
+
+    await run_matrix(Case(setup, lambda p: p.aclose(), after), "aclose")
+
+
+# -- every public coroutine is a checkpoint, the fast paths included ---------------------------
+
+
+async def _exited_with_output() -> Process:
+    """A child that has exited, its output already buffered: every read is a fast path."""
+    proc = await anysubprocess.create_subprocess_exec(
+        PY, "-c", "print('one'); print('two')", stdin=PIPE, stdout=PIPE
+    )
+    await proc.wait()
+    assert proc.stdout is not None
+    assert proc.stdout._buffered() == 8
+    return proc
+
+
+FAST_PATHS: dict[str, Callable[[Process], Coroutine[Any, Any, Any]]] = {
+    "wait (exited)": lambda p: p.wait(),
+    "communicate (exited, output buffered)": lambda p: p.communicate(),
+    "readline (line buffered)": lambda p: p.stdout.readline(),
+    "readuntil (buffered)": lambda p: p.stdout.readuntil(b"\n"),
+    "readexactly (buffered)": lambda p: p.stdout.readexactly(3),
+    "read(n) (buffered)": lambda p: p.stdout.read(3),
+    "read(0)": lambda p: p.stdout.read(0),
+    "read() (buffered, EOF)": lambda p: p.stdout.read(),
+    "__anext__ (line buffered)": lambda p: p.stdout.__anext__(),
+    "aclose (exited)": lambda p: p.aclose(),
+}
+
+
+@pytest.mark.parametrize("path", sorted(FAST_PATHS))
+async def test_fast_path_is_a_checkpoint(path: str) -> None:
+    """It yields to the loop, and in a cancelled scope it raises (and takes nothing)."""
+    proc = await _exited_with_output()
+    await assert_yields(FAST_PATHS[path](proc))
+    await proc.aclose()
+    proc = await _exited_with_output()
+    await assert_cancel_point(FAST_PATHS[path](proc))
+    if "aclose" not in path:
+        assert proc.stdout is not None
+        assert await proc.stdout.read() == b"one\ntwo\n"  # the cancelled call took nothing
+    await proc.aclose()
+
+
+async def test_creation_is_a_checkpoint() -> None:
+    proc = await assert_yields(anysubprocess.create_subprocess_exec("true"))
+    await proc.wait()
+    kids = _children()
+    await assert_cancel_point(anysubprocess.create_subprocess_exec("true"))
+    assert _children() == kids
+
+
+async def _close_then(proc: Process, call: Callable[[], Awaitable[None]]) -> None:
+    assert proc.stdin is not None
+    proc.stdin.close()
+    await call()
+
+
+WRITER_FAST_PATHS: dict[str, Callable[[Process], Coroutine[Any, Any, Any]]] = {
+    "drain (nothing pending)": lambda p: p.stdin.drain(),
+    "wait_closed (already closed)": lambda p: _close_then(p, p.stdin.wait_closed),
+}
+
+
+@pytest.mark.parametrize("path", sorted(WRITER_FAST_PATHS))
+async def test_writer_fast_path_is_a_checkpoint(path: str) -> None:
+    for check in (assert_yields, assert_cancel_point):
+        proc = await anysubprocess.create_subprocess_exec(
+            PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
+        )
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        proc.stdin.write(b"abc")
+        await check(WRITER_FAST_PATHS[path](proc))
+        proc.stdin.close()
+        assert await proc.stdout.read() == b"3\n"  # nothing written was lost
+        await proc.wait()

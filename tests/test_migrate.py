@@ -1,0 +1,581 @@
+"""``python -m anysubprocess.migrate``: rewrites, leave-alones, the report, the command line."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("libcst", reason="the migrate tool needs libcst (anysubprocess[migrate])")
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from anysubprocess.migrate import CODES, main, migrate_source
+
+SAMPLES = Path(__file__).parent / "migrate_samples"
+
+
+def migrated(source: str) -> str:
+    result = migrate_source(source)
+    assert isinstance(result.migrated, str)
+    again = migrate_source(result.migrated)
+    assert not again.changed, "not idempotent"
+    compile(result.migrated, "<migrated>", "exec")
+    return result.migrated
+
+
+def codes(source: str) -> list[tuple[int, int, str]]:
+    return [(f.line, f.col, f.code) for f in migrate_source(source).findings]
+
+
+# (before, after): every import style the tool rewrites.
+REWRITTEN = [
+    pytest.param(
+        "import asyncio\n\nasync def f():\n    return await asyncio.create_subprocess_exec('ls')\n",
+        "import anysubprocess\n\n"
+        "async def f():\n    return await anysubprocess.create_subprocess_exec('ls')\n",
+        id="import-asyncio-only-subprocess",
+    ),
+    pytest.param(
+        "import asyncio\n\nasync def f():\n    await asyncio.sleep(1)\n"
+        "    return await asyncio.create_subprocess_shell('ls', stdout=asyncio.subprocess.PIPE)\n",
+        "import asyncio\nimport anysubprocess\n\nasync def f():\n    await asyncio.sleep(1)\n"
+        "    return await anysubprocess.create_subprocess_shell('ls', stdout=anysubprocess.PIPE)\n",
+        id="import-asyncio-still-needed",
+    ),
+    pytest.param(
+        "import asyncio as aio\nx = aio.subprocess.STDOUT\n",
+        "import anysubprocess\nx = anysubprocess.STDOUT\n",
+        id="import-asyncio-as",
+    ),
+    pytest.param(
+        "import asyncio.subprocess\nx = asyncio.subprocess.DEVNULL\n",
+        "import anysubprocess\nx = anysubprocess.DEVNULL\n",
+        id="import-asyncio.subprocess",
+    ),
+    pytest.param(
+        "import asyncio.subprocess as sp\nx = sp.PIPE\ny: sp.Process\n",
+        "import anysubprocess.subprocess as sp\nx = sp.PIPE\ny: sp.Process\n",
+        id="import-asyncio.subprocess-as",
+    ),
+    pytest.param(
+        "import asyncio\nsp = asyncio.subprocess\n",
+        "import anysubprocess.subprocess\nsp = anysubprocess.subprocess\n",
+        id="module-as-a-value",
+    ),
+    pytest.param(
+        "from asyncio import create_subprocess_exec as spawn, create_subprocess_shell\n",
+        "from anysubprocess import create_subprocess_exec as spawn, create_subprocess_shell\n",
+        id="from-asyncio-import-as",
+    ),
+    pytest.param(
+        "from asyncio import sleep, create_subprocess_exec\n",
+        "from asyncio import sleep\nfrom anysubprocess import create_subprocess_exec\n",
+        id="from-asyncio-import-split",
+    ),
+    pytest.param(
+        "from asyncio import (\n    gather,  # keep me\n    create_subprocess_exec,\n)\n",
+        "from asyncio import (\n    gather,  # keep me\n)\n"
+        "from anysubprocess import create_subprocess_exec\n",
+        id="from-asyncio-import-parenthesized-split",
+    ),
+    pytest.param(
+        "from asyncio import subprocess as aio_sp\nx = aio_sp.PIPE\n",
+        "from anysubprocess import subprocess as aio_sp\nx = aio_sp.PIPE\n",
+        id="from-asyncio-import-subprocess",
+    ),
+    pytest.param(
+        "from asyncio.subprocess import (\n"
+        "    PIPE,\n    STDOUT,  # merged\n    DEVNULL,\n    Process,\n)\n",
+        "from anysubprocess import (\n"
+        "    PIPE,\n    STDOUT,  # merged\n    DEVNULL,\n    Process,\n)\n",
+        id="from-asyncio.subprocess-import",
+    ),
+    pytest.param(
+        "import os, asyncio\nx = asyncio.create_subprocess_exec\n",
+        "import os, anysubprocess\nx = anysubprocess.create_subprocess_exec\n",
+        id="multi-alias-import",
+    ),
+    pytest.param(
+        "import anysubprocess\nimport os, asyncio\nx = asyncio.create_subprocess_exec\n",
+        "import anysubprocess\nimport os\nx = anysubprocess.create_subprocess_exec\n",
+        id="anysubprocess-already-imported",
+    ),
+    pytest.param(
+        "import anysubprocess\nimport asyncio, asyncio.subprocess\n"
+        "x = asyncio.create_subprocess_exec\ny = asyncio.subprocess.PIPE\n",
+        "import anysubprocess\nimport anysubprocess\n"
+        "x = anysubprocess.create_subprocess_exec\ny = anysubprocess.PIPE\n",
+        id="every-alias-replaced-never-an-empty-import",
+    ),
+    pytest.param(
+        "import asyncio\nclass A:\n    spawn = asyncio.create_subprocess_exec\n"
+        "    f = staticmethod(asyncio.create_subprocess_shell)\n",
+        "import anysubprocess\nclass A:\n    spawn = anysubprocess.create_subprocess_exec\n"
+        "    f = staticmethod(anysubprocess.create_subprocess_shell)\n",
+        id="passed-as-a-value",
+    ),
+    pytest.param(
+        "import asyncio\ndef f(x: 'asyncio.subprocess.Process'):\n"
+        "    return asyncio.create_subprocess_exec\n",
+        "import asyncio\nimport anysubprocess\ndef f(x: 'asyncio.subprocess.Process'):\n"
+        "    return anysubprocess.create_subprocess_exec\n",
+        id="string-annotation-keeps-import",
+    ),
+    pytest.param(
+        "def f():\n    import asyncio\n    return asyncio.create_subprocess_exec\n",
+        "def f():\n    import anysubprocess\n    return anysubprocess.create_subprocess_exec\n",
+        id="function-local-import",
+    ),
+    pytest.param(
+        "if True: import asyncio\nx = asyncio.create_subprocess_exec\ny = asyncio.Event\n",
+        "if True: import asyncio; import anysubprocess\n"
+        "x = anysubprocess.create_subprocess_exec\ny = asyncio.Event\n",
+        id="one-line-suite",
+    ),
+    pytest.param(
+        "from asyncio import *  # noqa: F403\n"
+        "async def f():\n    await create_subprocess_shell('ls')\n",
+        "from asyncio import *  # noqa: F403\nfrom anysubprocess import create_subprocess_shell\n"
+        "async def f():\n    await create_subprocess_shell('ls')\n",
+        id="star-import",
+    ),
+    pytest.param(
+        "import asyncio\n\n\nasync def f():\n"
+        "    asyncio.create_subprocess_exec  # comment about asyncio.subprocess.PIPE\n"
+        "    return 'asyncio.create_subprocess_exec'\n",
+        "import anysubprocess\n\n\nasync def f():\n"
+        "    anysubprocess.create_subprocess_exec  # comment about asyncio.subprocess.PIPE\n"
+        "    return 'asyncio.create_subprocess_exec'\n",
+        id="comments-and-strings-kept",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), REWRITTEN)
+def test_rewrites(before: str, after: str) -> None:
+    assert migrated(before) == after
+
+
+# Sources the tool must return byte-identical.
+UNCHANGED = [
+    pytest.param("x = 1\n", id="no-asyncio"),
+    pytest.param("import asyncio\n\nasyncio.run(main())\n", id="asyncio-without-subprocess"),
+    pytest.param(
+        "'''Call asyncio.create_subprocess_exec(stdout=asyncio.subprocess.PIPE).'''\n"
+        "# import asyncio; asyncio.create_subprocess_exec\n"
+        "HELP = 'from asyncio import create_subprocess_exec'\n",
+        id="strings-and-comments",
+    ),
+    pytest.param(
+        "import asyncio\n\ndef f(asyncio):\n    return asyncio.create_subprocess_exec\n",
+        id="shadowed-by-parameter",
+    ),
+    pytest.param(
+        "from asyncio import sleep\n\ndef f():\n    create_subprocess_exec = 1\n"
+        "    return create_subprocess_exec\n",
+        id="local-name-not-imported",
+    ),
+    pytest.param(
+        "import asyncio\nx = asyncio.subprocess.SubprocessStreamProtocol\n",
+        id="unmirrored-name",
+    ),
+    pytest.param(
+        "from asyncio import subprocess as s\nx = s.SubprocessStreamProtocol\ny = s.PIPE\n",
+        id="unmirrored-module-use",
+    ),
+    pytest.param("import asyncio\nasyncio.create_subprocess_exec = None\n", id="monkeypatch"),
+    pytest.param("from .asyncio import create_subprocess_exec\n", id="relative-import"),
+    pytest.param("import asyncio_extras\nasyncio_extras.create_subprocess_exec\n", id="prefix"),
+    pytest.param("def broken(:\n    asyncio\n", id="syntax-error"),
+]
+
+
+@pytest.mark.parametrize("source", UNCHANGED)
+def test_leaves_alone(source: str) -> None:
+    result = migrate_source(source)
+    assert result.migrated == source
+    assert not result.changed
+    raw = migrate_source(source.encode())
+    assert raw.migrated == source.encode()
+
+
+def test_left_alone_is_reported() -> None:
+    assert codes("import asyncio\nx = asyncio.subprocess.SubprocessStreamProtocol\n") == [
+        (2, 5, "ASP201")
+    ]
+    assert codes("from asyncio.subprocess import PIPE, SubprocessStreamProtocol\n") == [
+        (1, 38, "ASP201")
+    ]
+    assert codes("import asyncio\nasyncio.create_subprocess_exec = None\n") == [(2, 1, "ASP203")]
+    assert codes("from asyncio import *  # noqa\n") == [(1, 1, "ASP202")]
+
+
+BLOCKERS = """\
+import asyncio
+import asyncio as aio
+from asyncio import gather, Queue as Q
+
+
+async def work(loop):
+    await asyncio.sleep(1)
+    await asyncio.wait_for(f(), 1)
+    async with asyncio.timeout(1):
+        await gather(f(), f())
+    t = aio.create_task(f())
+    e, l, q = asyncio.Event(), asyncio.Lock(), Q()
+    loop = asyncio.get_running_loop()
+    await loop.subprocess_exec(Protocol, "ls")
+    await loop.run_in_executor(None, print)
+    loop.call_soon(print)
+    await asyncio.shield(t)
+    try:
+        await asyncio.to_thread(print)
+    except asyncio.CancelledError:
+        raise
+    r, w = await asyncio.open_connection("localhost", 80)
+    return asyncio.current_task()
+
+
+asyncio.run(work(None))
+"""
+
+
+def test_report_codes_and_positions() -> None:
+    result = migrate_source(BLOCKERS)
+    assert not result.changed
+    assert [(f.line, f.col, f.code) for f in result.findings] == [
+        (7, 11, "ASP101"),
+        (8, 11, "ASP102"),
+        (9, 16, "ASP103"),
+        (10, 15, "ASP104"),
+        (11, 9, "ASP105"),
+        (12, 15, "ASP106"),
+        (12, 32, "ASP107"),
+        (12, 48, "ASP108"),
+        (13, 12, "ASP109"),
+        (14, 16, "ASP110"),
+        (15, 16, "ASP111"),
+        (16, 10, "ASP112"),
+        (17, 11, "ASP113"),
+        (19, 15, "ASP111"),
+        (20, 12, "ASP114"),
+        (22, 18, "ASP115"),
+        (23, 12, "ASP116"),
+        (26, 1, "ASP100"),
+    ]
+    first = result.findings[0]
+    assert first.format("x.py") == (
+        "x.py:7:11: ASP101 asyncio.sleep does not run under trio; use anyio.sleep"
+    )
+    assert all(f.code in CODES for f in result.findings)
+
+
+def test_star_import_blockers_are_reported() -> None:
+    source = "from asyncio import *  # noqa\n\nasync def f():\n    await sleep(1)\n"
+    assert codes(source) == [(1, 1, "ASP202"), (4, 11, "ASP101")]
+
+
+def test_star_import_from_asyncio_subprocess_brings_only_the_factories() -> None:
+    source = "from asyncio.subprocess import *  # noqa\n\nasync def f():\n    await sleep(1)\n"
+    assert codes(source) == [(1, 1, "ASP202")]
+
+
+def test_module_as_a_value_imports_the_submodule_by_name() -> None:
+    source = "import anysubprocess\nimport asyncio\nsp = asyncio.subprocess\nasyncio.run(f())\n"
+    assert migrated(source) == (
+        "import anysubprocess\nimport asyncio\nimport anysubprocess.subprocess\n"
+        "sp = anysubprocess.subprocess\nasyncio.run(f())\n"
+    )
+
+
+def test_parse_error_is_a_finding() -> None:
+    result = migrate_source("import asyncio\ndef broken(:\n")
+    assert result.error is not None
+    assert [f.code for f in result.findings] == ["ASP001"]
+
+
+def test_crlf_and_encoding_are_kept() -> None:
+    source = (
+        "# -*- coding: latin-1 -*-\r\n"
+        "import asyncio\r\n"
+        "NAME = 'caf\xe9'\r\n"
+        "x = asyncio.create_subprocess_exec\r\n"
+        "asyncio.run(f())\r\n"
+    ).encode("latin-1")
+    result = migrate_source(source)
+    assert result.migrated == (
+        "# -*- coding: latin-1 -*-\r\n"
+        "import asyncio\r\n"
+        "import anysubprocess\r\n"
+        "NAME = 'caf\xe9'\r\n"
+        "x = anysubprocess.create_subprocess_exec\r\n"
+        "asyncio.run(f())\r\n"
+    ).encode("latin-1")
+
+
+def test_bom_and_missing_final_newline_are_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = b"\xef\xbb\xbfimport asyncio\nx = asyncio.create_subprocess_exec"
+    result = migrate_source(source)
+    assert (
+        result.migrated
+        == b"\xef\xbb\xbfimport anysubprocess\nx = anysubprocess.create_subprocess_exec"
+    )
+    path = tmp_path / "m.py"
+    path.write_bytes(source)
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.endswith("+x = anysubprocess.create_subprocess_exec\n\\ No newline at end of file\n")
+
+
+def test_importing_anysubprocess_does_not_import_libcst() -> None:
+    code = (
+        "import sys, anysubprocess, anysubprocess.migrate\n"
+        "assert 'libcst' not in sys.modules, 'libcst imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+# A random module: some asyncio imports, then uses of the names they bind, in any order.
+IMPORTS = [
+    ("import asyncio\n", "asyncio"),
+    ("import asyncio as aio\n", "aio"),
+    ("import asyncio.subprocess as sp\n", "sp"),
+    ("from asyncio import create_subprocess_exec as spawn, sleep\n", "spawn"),
+    ("from asyncio.subprocess import PIPE, Process\n", "PIPE"),
+    ("from asyncio import subprocess\n", "subprocess"),
+]
+USES = [
+    ("x = asyncio.create_subprocess_exec\n", "asyncio"),
+    ("w = 'asyncio.create_subprocess_shell'  # asyncio.subprocess.PIPE\n", "asyncio"),
+    ("def f(asyncio):\n    return asyncio.create_subprocess_exec  # shadowed\n", "asyncio"),
+    ("async def g():\n    await asyncio.sleep(0)\n", "asyncio"),
+    ("y = aio.subprocess.PIPE\n", "aio"),
+    ("v = aio.gather\n", "aio"),
+    ("z = sp.STDOUT\n", "sp"),
+    ("t = spawn\n", "spawn"),
+    ("p: Process = PIPE\n", "PIPE"),
+    ("u = subprocess.DEVNULL\n", "subprocess"),
+]
+
+
+def _code(text: str) -> str:
+    """``text`` without its strings and comments (the fragments keep those simple)."""
+    return "\n".join(line.split("#")[0].split("'")[0] for line in text.splitlines())
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.sampled_from(IMPORTS), min_size=1, unique=True),
+    st.lists(st.sampled_from(USES), max_size=6),
+)
+def test_any_mix_migrates_idempotently(
+    imports: list[tuple[str, str]], uses: list[tuple[str, str]]
+) -> None:
+    bound = {name for _, name in imports}
+    parts = [text for text, _ in imports] + [text for text, name in uses if name in bound]
+    source = "".join(parts)
+    out = migrated(source)  # compiles, and a second run changes nothing
+    for line in out.splitlines():
+        if "# shadowed" in line:
+            assert line == "    return asyncio.create_subprocess_exec  # shadowed"
+            continue
+        code = _code(line)
+        for gone in ("asyncio.create_subprocess", "asyncio.subprocess", "aio.create", "aio.sub"):
+            assert gone not in code, line
+    assert "w = 'asyncio.create_subprocess_shell'  # asyncio.subprocess.PIPE" in out or (
+        "w = " not in source
+    )
+    rewritable = [p for p in parts if "subprocess" in _code(p) and "# shadowed" not in p]
+    assert (out != source) == bool(rewritable)
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def write_tree(root: Path) -> dict[str, bytes]:
+    files = {
+        "pkg/a.py": b"import asyncio\nx = asyncio.create_subprocess_exec\n",
+        "pkg/b.py": b"import asyncio\nasyncio.run(main())\n",
+        "pkg/__pycache__/c.py": b"import asyncio\nx = asyncio.create_subprocess_exec\n",
+        ".venv-test/d.py": b"import asyncio\nx = asyncio.create_subprocess_exec\n",
+        ".git/e.py": b"import asyncio\nx = asyncio.create_subprocess_exec\n",
+        "pkg/notes.txt": b"import asyncio\nx = asyncio.create_subprocess_exec\n",
+    }
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return files
+
+
+def read_tree(root: Path, files: dict[str, bytes]) -> dict[str, bytes]:
+    return {name: (root / name).read_bytes() for name in files}
+
+
+def test_cli_diff_by_default_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = write_tree(tmp_path)
+    assert main([str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    a = tmp_path / "pkg" / "a.py"
+    assert out == (
+        f"--- {a}\n+++ {a}\n@@ -1,2 +1,2 @@\n"
+        "-import asyncio\n-x = asyncio.create_subprocess_exec\n"
+        "+import anysubprocess\n+x = anysubprocess.create_subprocess_exec\n"
+    )
+    assert f"{tmp_path / 'pkg' / 'b.py'}:2:1: ASP100 asyncio.run" in err
+    assert "2 files checked, 1 to migrate, 0 unparsable, 1 findings" in err
+    assert read_tree(tmp_path, files) == files
+
+
+def test_cli_check_and_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = write_tree(tmp_path)
+    assert main(["--check", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert f"would migrate {tmp_path / 'pkg' / 'a.py'}" in err
+    assert read_tree(tmp_path, files) == files
+
+    assert main(["--write", "--no-report", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "ASP100" not in err
+    after = read_tree(tmp_path, files)
+    assert after["pkg/a.py"] == b"import anysubprocess\nx = anysubprocess.create_subprocess_exec\n"
+    assert {k: v for k, v in after.items() if k != "pkg/a.py"} == {
+        k: v for k, v in files.items() if k != "pkg/a.py"
+    }
+
+    assert main(["--check", str(tmp_path)]) == 0  # idempotent: nothing left to do
+    assert main([str(tmp_path / "pkg" / "notes.txt"), "--check"]) == 1  # explicit files count
+
+
+def test_cli_parse_errors_are_reported_not_fatal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad.py").write_text("import asyncio\ndef broken(:\n")
+    (tmp_path / "good.py").write_text("import asyncio\nx = asyncio.create_subprocess_exec\n")
+    (tmp_path / "latin.py").write_bytes(b"# -*- coding: nonsense -*-\nimport asyncio\n")
+    assert main(["--write", str(tmp_path)]) == 1
+    _, err = capsys.readouterr()
+    assert f"{tmp_path / 'bad.py'}:1:1: ASP001 " in err
+    assert f"{tmp_path / 'latin.py'}:1:1: ASP001 SyntaxError: unknown encoding" in err
+    assert "3 files checked, 1 migrated, 2 unparsable" in err
+    assert "anysubprocess" in (tmp_path / "good.py").read_text()
+    assert main([str(tmp_path / "missing.py")]) == 1
+    assert "ASP001 cannot read" in capsys.readouterr().err
+
+
+def test_cli_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for flag in ("--write", "--check", "--no-report", "--jobs"):
+        assert flag in out
+    for code in CODES:
+        assert code in out
+    assert main([]) == 2
+    assert main(["--write", "--check", "x"]) == 2
+    assert main(["-j", "0", "x"]) == 2
+
+
+def test_cli_without_libcst(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "libcst", None)
+    assert main(["."]) == 2
+    assert capsys.readouterr().err == (
+        "anysubprocess.migrate needs libcst: pip install 'anysubprocess[migrate]'\n"
+    )
+
+
+def test_cli_pool_gives_the_same_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for i in range(12):
+        (tmp_path / f"m{i}.py").write_text(
+            f"import asyncio\nx{i} = asyncio.create_subprocess_exec\nasyncio.run(f())\n"
+        )
+    assert main(["-j", "1", str(tmp_path)]) == 0
+    one = capsys.readouterr()
+    assert main(["-j", "2", str(tmp_path)]) == 0  # a process pool
+    two = capsys.readouterr()
+    assert one == two
+    assert one.out.count("+import anysubprocess\n") == 12
+    assert one.err.count("ASP100") == 12
+
+
+def test_cli_as_a_module(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("from asyncio import create_subprocess_exec\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "anysubprocess.migrate", "--check", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"would migrate {tmp_path / 'm.py'}" in done.stderr
+
+
+# --- the sample project, migrated, runs under asyncio and trio ------------------------------
+
+
+def run_sample(root: Path, loop: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(root / "runner.py"), loop, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+EXPECTED = (
+    "upper: HELLO\nshell: 3\nmerged: ['out', 'err']\nlines: 4\nexit: 5\npartial: b'abcdef\\n'\n"
+)
+
+
+def test_migrated_sample_runs_under_asyncio_and_trio(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "project"
+    shutil.copytree(SAMPLES, root)
+    before = {p.name: p.read_bytes() for p in root.rglob("*.py")}
+
+    # The original runs on asyncio only.
+    original = run_sample(root, "asyncio")
+    assert original.returncode == 0, original.stderr
+    assert original.stdout == EXPECTED
+    assert run_sample(root, "trio").returncode != 0
+
+    assert main(["--write", str(root)]) == 0
+    _, err = capsys.readouterr()
+    after = {p.name: p.read_bytes() for p in root.rglob("*.py")}
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"procs.py", "aliased.py"}
+    assert b"import asyncio\nimport anysubprocess\n" in after["procs.py"]  # gather, run stay
+    assert b"asyncio.gather(" in after["procs.py"]
+    assert b'"""Run child processes with asyncio.create_subprocess_exec' in after["procs.py"]
+    procs = root / "sample" / "procs.py"
+    assert f"{procs}:45:21: ASP104 asyncio.gather" in err
+    assert f"{procs}:46:11: ASP101 asyncio.sleep" in err
+    assert f"{procs}:51:5: ASP100 asyncio.run" in err
+
+    for loop in ("asyncio", "trio"):
+        result = run_sample(root, loop)
+        assert result.returncode == 0, f"{loop}: {result.stderr}"
+        assert result.stdout == EXPECTED, loop
+
+    assert main(["--check", str(root)]) == 0
+
+
+def test_every_code_is_documented() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "migrate.md").read_text()
+    documented = re.findall(r"^\| `(ASP\d{3})` \|", page, re.MULTILINE)
+    assert documented == sorted(CODES)
