@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-import signal
 import sys
-import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
@@ -15,10 +13,15 @@ import anyio
 import pytest
 import sniffio
 
+from anysubprocess.testing import child_processes, open_fds
+from anysubprocess.testing import no_leaks as no_leaks_in
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover - e.g. on Windows
     uvloop = None
+
+pytest_plugins = ["pytester"]  # tests/test_testing.py runs pytest sessions of its own
 
 BACKENDS = [
     pytest.param(("asyncio", {}), id="asyncio"),
@@ -36,54 +39,14 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return request.param
 
 
-def _our_fds() -> dict[int, str]:
-    """Open fds of the kinds this library creates: pipes and pidfds."""
-    found = {}
-    for name in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{name}")
-        except OSError:
-            continue
-        if target.startswith("pipe:") or "pidfd" in target:
-            found[int(name)] = target
-    return found
-
-
-def _children() -> dict[int, str]:
-    """Our child processes (running or zombie): pid -> state and command line."""
-    me = os.getpid()
-    kids = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == me:
-            try:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                cmd = "?"
-            kids[int(name)] = f"state={fields[0]} {cmd}"
-    return kids
+# The leak checks' own views, as the tests use them: pipe/pidfd fds, children (running or zombie).
+_our_fds = open_fds
+_children = child_processes
 
 
 def _alive(pid: int) -> bool:
     """Whether ``pid`` is still in the kernel's table (running or a zombie): not reaped yet."""
     return os.path.exists(f"/proc/{pid}")
-
-
-def _tasks() -> int:
-    """How many tasks the running loop has (background flushers included)."""
-    if sniffio.current_async_library() == "trio":
-        import trio
-
-        return int(trio.lowlevel.current_statistics().tasks_living)
-    return len(asyncio.all_tasks())
 
 
 @pytest.fixture(autouse=True)
@@ -96,29 +59,11 @@ def no_leaks(request: pytest.FixtureRequest) -> None:
 @pytest.fixture
 async def no_leaks_in_loop() -> AsyncIterator[None]:
     """After every test: no new pipe or pidfd fd, no child left running or unreaped, no task
-    left behind. Runs inside the test's event loop, so the loop's own fds are not counted;
-    loop-driven cleanup gets up to 2 s to finish."""
-    fds_before = _our_fds()
-    kids_before = _children()
-    tasks_before = _tasks()
-    yield
-    deadline = time.monotonic() + 2.0
-    while True:
-        leaked_fds = {fd: t for fd, t in _our_fds().items() if fds_before.get(fd) != t}
-        kids = {pid: d for pid, d in _children().items() if pid not in kids_before}
-        tasks = _tasks() - tasks_before
-        if not (leaked_fds or kids or tasks > 0) or time.monotonic() > deadline:
-            break
-        await anyio.sleep(0.01)
-    for pid in kids:  # clean up so one leak does not fail every later test
-        try:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-        except OSError:
-            pass
-    assert not kids, f"children left behind: {kids}"
-    assert not leaked_fds, f"fds leaked: {leaked_fds}"
-    assert tasks <= 0, f"{tasks} task(s) left running"
+    left behind (anysubprocess.testing.no_leaks). Runs inside the test's event loop, so the
+    loop's own fds are not counted and loop-driven cleanup gets up to 2 s to finish; children
+    left behind are killed, so one leak does not fail every later test."""
+    async with no_leaks_in(timeout=2.0):
+        yield
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -130,8 +130,12 @@ def test_api_reference_lists_every_public_name() -> None:
     """docs/api.md names its entries one by one (to keep asyncio's order), so a public name
     added to the package must be added there too."""
     import anysubprocess as asp
+    import anysubprocess.migrate
+    import anysubprocess.testing
 
     public = set(asp.__all__)
+    public |= {f"testing.{n}" for n in anysubprocess.testing.__all__}
+    public |= {f"migrate.{n}" for n in anysubprocess.migrate.__all__}
     for cls in (asp.Process, asp.StreamReader, asp.StreamWriter, asp.TimeoutExpired):
         own = {*vars(cls), *getattr(cls, "__annotations__", {})}
         public |= {f"{cls.__name__}.{n}" for n in own if not n.startswith("_")}

@@ -89,7 +89,8 @@ def _reject(kwds: dict[str, Any], *, shell: bool) -> None:
         raise ValueError("universal_newlines must be False")
     if bool(kwds.pop("shell", shell)) != shell:
         raise ValueError("shell must be True" if shell else "shell must be False")
-    if kwds.pop("bufsize", 0) != 0:
+    bufsize = kwds.pop("bufsize", 0)
+    if bufsize != 0:
         raise ValueError("bufsize must be 0")
     if kwds.pop("text", None):
         raise ValueError("text must be False")
@@ -97,6 +98,8 @@ def _reject(kwds: dict[str, Any], *, shell: bool) -> None:
         raise ValueError("encoding must be None")
     if kwds.pop("errors", None) is not None:
         raise ValueError("errors must be None")
+    if not isinstance(bufsize, int):  # 0.0 passes asyncio's check; Popen then rejects it
+        kwds["bufsize"] = bufsize
 
 
 async def _start(

@@ -396,6 +396,8 @@ class StreamReader(anyio.abc.ByteReceiveStream):
             return b""
         if n < 0:
             return await self._read_to_eof()
+        if type(n) is not int:
+            b""[:n]  # a float (even inf) raises asyncio's TypeError, before anything is read
         self._fold("read")
         if self._pos == len(self._buf) and not self._eof:
             source = self._source
@@ -406,8 +408,9 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         buf = self._buf
         pos = self._pos
         end = min(pos + n, len(buf))
+        data = bytes(buf[pos:end])  # before _pos moves: a bad n must not lose the buffer
         self._pos = end
-        return bytes(buf[pos:end])
+        return data
 
     async def _read_to_eof(self) -> bytes:
         # Collect into a BytesIO kept on the reader: getvalue() hands over its buffer without
@@ -459,8 +462,9 @@ class StreamReader(anyio.abc.ByteReceiveStream):
                 raise IncompleteReadError(incomplete, n)
             await self._wait_for_data("readexactly")
         pos = self._pos
+        data = bytes(self._buf[pos : pos + n])  # raises for a float n before _pos moves
         self._pos = pos + n
-        return bytes(self._buf[pos : pos + n])
+        return data
 
     def __aiter__(self) -> StreamReader:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import locale
 import os
 import subprocess
@@ -16,6 +17,8 @@ from ._exceptions import TimeoutExpired
 from ._process import DEFAULT_GRACE_PERIOD, DeliverCancel, Process
 
 __all__ = ["run"]
+
+_POPEN_KEYWORDS = frozenset(inspect.signature(subprocess.Popen).parameters)
 
 
 async def _no_request(proc: Process) -> None:
@@ -77,11 +80,16 @@ async def run(
     text_mode = bool(encoding or errors or text or universal_newlines)
     enc = encoding or locale.getpreferredencoding(False)
     errs = errors or "strict"
-    if text_mode and isinstance(input, str):
+    if text_mode and input is not None:
+        if not isinstance(input, str):  # what subprocess.run's text-mode stdin raises
+            raise TypeError(f"write() argument must be str, not {type(input).__name__}")
         input = input.encode(enc, errs)
     if isinstance(input, str):
         raise TypeError("input must be bytes unless text=True (or encoding/errors) is given")
 
+    for name in popen_kwargs:  # Popen rejects these before it looks at args
+        if name not in _POPEN_KEYWORDS:
+            raise TypeError(f"Popen.__init__() got an unexpected keyword argument {name!r}")
     kwds: dict[str, Any] = dict(popen_kwargs, cwd=cwd, env=env)
     if shell and isinstance(args, (str, bytes)):
         proc = await create_subprocess_shell(

@@ -196,22 +196,23 @@ class StreamWriter(anyio.abc.ByteSendStream):
         """Mirrors :meth:`asyncio.StreamWriter.drain`.
 
         Waits while more than 64 KiB wait to be written. A cancelled ``drain()`` loses no
-        bytes. Raises ``BrokenPipeError`` (or the pipe's ``OSError``) once the child has
-        closed its stdin, and ``ConnectionResetError`` after a ``close()`` has completed.
-        A checkpoint, also when nothing needs to wait.
+        bytes. As asyncio's: once the pipe is closed (the child closed its stdin, a write
+        failed, or ``close()`` completed), a ``drain()`` raises ``ConnectionResetError``;
+        one that was waiting when the pipe broke raises the error that broke it
+        (``BrokenPipeError``). A checkpoint, also when nothing needs to wait.
         """
         await self._backend.checkpoint()
-        while True:
-            if self._exc is not None:
-                raise self._exc
-            if self._closed:
-                raise ConnectionResetError("Connection lost")
-            if self._pending_size <= _HIGH_WATER or not self._flushing:
-                return
+        if self._closed:
+            raise ConnectionResetError("Connection lost")
+        while self._pending_size > _HIGH_WATER and self._flushing:
             waiter = self._drain_waiter
             if waiter is None:
                 waiter = self._drain_waiter = self._backend.new_event()
             await waiter.wait()  # set at <= 16 KiB left, or when flushing stops
+            if self._exc is not None:
+                raise self._exc
+            if self._closed:
+                raise ConnectionResetError("Connection lost")
 
     def close(self) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.close`: the pipe closes once buffered bytes

@@ -48,9 +48,10 @@ class PosixBackend:
                 stdin=stdin,
                 stdout=stdout,
                 stderr=stderr,
-                bufsize=0,
                 universal_newlines=False,
-                **popen_kwargs,
+                # bufsize is 0 unless the caller gave a 0 that is no int (0.0): then Popen
+                # raises its TypeError, after its own keyword checks, as under asyncio.
+                **{"bufsize": 0, **popen_kwargs},
             )
 
         # asyncio forks on the loop thread: a burst of spawns stalls its loop for as long as
