@@ -387,3 +387,34 @@ def test_inside_trio_asyncio_loop() -> None:
         "(b'HELLO\\n', b'', 0, -15)",
         "(b'trio side\\n', None)",
     ]
+
+
+async def test_cancelled_stdin_aclose_still_closes() -> None:
+    """trio's rule for aclose(): cancelled, it still closes. The child never reads, so
+    delivering what write() queued would take forever: the timeout drops it and closes."""
+    proc = await anysubprocess.create_subprocess_exec(
+        PY, "-c", "import time; time.sleep(30)", stdin=PIPE
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"z" * 4_000_000)
+    with anyio.move_on_after(0.1) as scope:
+        await proc.stdin.aclose()
+    assert scope.cancelled_caught
+    assert proc.stdin._closed  # the fd is closed
+    with pytest.raises(anyio.ClosedResourceError):  # closed by us: not "broken"
+        await proc.stdin.send(b"more")
+    await proc.stdin.wait_closed()  # no BrokenPipeError: nothing broke
+    await proc.aclose()
+
+
+async def test_send_after_process_aclose_is_closed_not_broken() -> None:
+    proc = await anysubprocess.create_subprocess_exec(
+        PY, "-c", "import time; time.sleep(30)", stdin=PIPE
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"z" * 4_000_000)  # the flusher is waiting on the full pipe
+    await anyio.sleep(0.05)
+    await proc.aclose()
+    with pytest.raises(anyio.ClosedResourceError):
+        await proc.stdin.send(b"more")
+    await proc.stdin.wait_closed()

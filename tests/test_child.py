@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from types import ModuleType
@@ -55,7 +56,10 @@ async def test_exited_child_is_reaped_without_wait() -> None:
     pid = proc.pid
     # Neither wait() nor returncode (which would reap): only the kernel's table is read.
     await _until(lambda: _state(pid) is None, "the child is reaped")
-    assert proc._child.returncode == 5  # set by the background reaper, not by a poll
+    # Set in the background, not by a poll (without pidfd the loop learns it a moment after
+    # the watcher thread reaped).
+    await _until(lambda: proc._child.popen.returncode is not None, "the loop has the status")
+    assert proc._child.returncode == 5
     assert proc.returncode == 5
     assert await proc.wait() == 5
 
@@ -63,6 +67,9 @@ async def test_exited_child_is_reaped_without_wait() -> None:
 async def test_many_forgotten_children_leave_no_zombie() -> None:
     procs = [await anysubprocess.create_subprocess_exec("true") for _ in range(20)]
     await _until(lambda: all(_state(p.pid) is None for p in procs), "all are reaped")
+    await _until(
+        lambda: all(p._child.popen.returncode is not None for p in procs), "the loop knows"
+    )
     assert all(p._child.returncode == 0 for p in procs)
 
 
@@ -169,7 +176,14 @@ async def test_foreign_reaper_gives_255_and_a_warning(caplog: pytest.LogCaptureF
     """Something else reaped our child (os.waitpid here, before the loop could): the status
     is lost. Popen would say 0, a success that never was; asyncio says 255 and logs it."""
     proc = await anysubprocess.create_subprocess_exec(PY, "-c", "import sys; sys.exit(3)")
-    pid, status = os.waitpid(proc.pid, 0)  # blocks the loop: our watcher cannot run first
+    try:
+        pid, status = os.waitpid(proc.pid, 0)  # blocks the loop: its watch cannot run first
+    except ChildProcessError:
+        # Without pidfd a thread per child reaps (as asyncio's ThreadedChildWatcher): it
+        # may have won the race. Then the status is ours, and it is the real one.
+        assert not use_pidfd()
+        assert await proc.wait() == 3
+        return
     assert pid == proc.pid
     assert os.waitstatus_to_exitcode(status) == 3
     with caplog.at_level(logging.WARNING, logger="anysubprocess"):
@@ -180,6 +194,74 @@ async def test_foreign_reaper_gives_255_and_a_warning(caplog: pytest.LogCaptureF
         f"pid {proc.pid} exit status already read: will report returncode 255" in r.getMessage()
         for r in caplog.records
     )
+
+
+async def test_returncode_read_from_another_thread() -> None:
+    """A thread may read returncode (asyncio: a plain attribute): it sees what the loop's
+    thread found and never reaps itself, so no fd registered with the loop is closed under
+    it (that hung the next wait() on asyncio, aborted uvloop, crashed trio)."""
+    proc = await anysubprocess.create_subprocess_exec(PY, "-c", "import sys; sys.exit(4)")
+
+    def poll_until_set() -> int:
+        deadline = time.monotonic() + 10
+        while (rc := proc.returncode) is None:
+            assert time.monotonic() < deadline, "the loop's thread never reaped the child"
+            time.sleep(0.001)
+        return rc
+
+    # The loop's thread blocks while the other thread polls: it must not reap meanwhile.
+    seen: list[int] = []
+    poller = threading.Thread(target=lambda: seen.append(poll_until_set()))
+    poller.start()
+    poller.join(0.3)
+    assert not seen, "a thread other than the loop's reaped the child"
+    with anyio.fail_after(10):
+        while poller.is_alive():
+            await anyio.sleep(0.005)
+    assert seen == [4]
+    assert repr(proc).endswith(f"returncode=4 args={proc.args!r}>")
+    with anyio.fail_after(10):  # the next child's watch works (no stale registration)
+        for _ in range(3):
+            nxt = await anysubprocess.create_subprocess_exec("true")
+            assert await nxt.wait() == 0
+
+
+def test_wait_in_another_event_loop_is_a_clear_error() -> None:
+    """A Process belongs to the loop that started it (its exit watch is there): wait()
+    from another loop raises instead of waiting for a wake-up that never comes."""
+
+    async def start() -> anysubprocess.Process:
+        return await anysubprocess.create_subprocess_exec("sleep", "30")
+
+    proc = asyncio.run(start())
+    try:
+        with pytest.raises(RuntimeError, match="started in another event loop"):
+            asyncio.run(proc.wait())
+    finally:  # its loop has gone: end and reap it through the Popen
+        proc._child.popen.kill()
+        proc._child.popen.wait()
+
+
+def test_no_pidfd_path_without_os_waitid() -> None:
+    """macOS has no os.waitid (and no pidfd): the watcher thread must not need it."""
+    code = (
+        "import os\n"
+        "del os.waitid\n"
+        "import asyncio, anysubprocess as a\n"
+        "async def main():\n"
+        "    p = await a.create_subprocess_exec('sh', '-c', 'sleep 0.2; exit 3')\n"
+        "    print(await p.wait())\n"
+        "asyncio.run(main())\n"
+    )
+    env = dict(os.environ, ANYSUBPROCESS_NO_PIDFD="1")
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "3\n", "")
 
 
 # -- creation is a checkpoint ------------------------------------------------------------------

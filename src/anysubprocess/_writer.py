@@ -139,7 +139,8 @@ class StreamWriter(anyio.abc.ByteSendStream):
                             break
                         pending.popleft()
                 except (OSError, anyio.ClosedResourceError) as exc:
-                    self._fail(exc)
+                    if not self._closed:  # closed by us (_abort, aclose): nothing broke
+                        self._fail(exc)
                     break
                 if self._pending_size <= _LOW_WATER:
                     self._wake_drain()
@@ -280,8 +281,14 @@ class StreamWriter(anyio.abc.ByteSendStream):
 
     async def aclose(self) -> None:
         """anyio's :meth:`~anyio.abc.AsyncResource.aclose`: close stdin once what was written
-        has been delivered (as ``close()`` + ``wait_closed()``); a child that went away
-        first is not an error here."""
+        has been delivered (as ``close()`` + ``wait_closed()``; bytes given to :meth:`send`
+        are in the pipe already, only ``write()``'s may wait). A child that went away first
+        is not an error here. Cancelled (say, by a timeout around a child that does not
+        read), it drops what is left and closes at once: stdin is closed either way."""
         self.close()
-        with contextlib.suppress(OSError):  # broken: nothing more can be delivered
-            await self.wait_closed()
+        try:
+            with contextlib.suppress(OSError):  # broken: nothing more can be delivered
+                await self.wait_closed()
+        finally:
+            if not self._closed:  # cancelled while delivering: close now all the same
+                self._abort()

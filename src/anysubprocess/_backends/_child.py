@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -17,6 +18,9 @@ from ._pipes import FdReceivePipe, FdSendPipe
 __all__ = ["PopenChild", "use_pidfd"]
 
 logger = logging.getLogger("anysubprocess")
+
+#: waitid(P_PIDFD) needs Linux 5.4; pidfd_open came in 5.3. Cleared on the first EINVAL.
+_waitid_pidfd = True
 
 #: asyncio's exit status for a child whose status something else took (its child watchers
 #: log a warning and report 255; ``Popen.poll`` would report 0, a success that never was).
@@ -51,32 +55,42 @@ def _status_of(info: os.waitid_result) -> int:
     return -info.si_status
 
 
-def _watch_in_thread(pid: int, done_fd: int) -> None:
-    """Thread body of the no-pidfd path: block until ``pid`` has exited, without reaping it
-    (``WNOWAIT`` leaves the status for the loop's thread), then close ``done_fd`` so the
-    loop sees the other end of the pipe readable (EOF). The thread owns ``done_fd``."""
+_FOREIGN = -1_000  # "the exit status was not there to take": reported as LOST_STATUS
+
+
+def _reap_in_thread(pid: int, status: list[int], done_fd: int) -> None:
+    """Thread body of the no-pidfd path (as asyncio's ThreadedChildWatcher): reap ``pid``
+    with a blocking ``waitpid`` (portable: macOS has no ``os.waitid``), put its exit status
+    in ``status``, then close ``done_fd`` so that the loop sees the other end of the pipe
+    readable (EOF) and takes the status. The thread owns ``done_fd``; in this mode only the
+    thread reaps, so no one can take the status from under it but foreign code."""
     try:
-        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+        _, raw = os.waitpid(pid, 0)
+        status.append(os.waitstatus_to_exitcode(raw))
     except ChildProcessError:
-        pass  # reaped already (by us, or by something else: the loop finds out)
+        status.append(_FOREIGN)  # reaped by something else: the loop logs it, reports 255
     finally:
-        os.close(done_fd)
+        os.close(done_fd)  # after the append: the loop reads the status once it sees EOF
 
 
 class PopenChild:
     """A ``subprocess.Popen`` watched from the spawn on, and reaped as soon as it exits.
 
-    The loop watches a pidfd (Linux >= 5.3); elsewhere a thread per child waits for the exit
-    without reaping and wakes the loop through a pipe. Either way the reaping itself happens
-    on the loop's thread, with ``waitid``/``waitpid`` of exactly this child.
+    The loop watches a pidfd (Linux >= 5.3) and reaps on its own thread with ``waitid`` of
+    exactly this child; elsewhere a thread per child reaps it with a blocking ``waitpid`` and
+    wakes the loop through a pipe (asyncio's ThreadedChildWatcher). A Process belongs to the
+    loop that started it: reaping, and so ``wait()``, happen there.
     """
 
     __slots__ = (
         "__weakref__",
         "_exit_callback",
         "_exited",
+        "_loop_thread",
+        "_loop_token",
         "_ops",
         "_pidfd",
+        "_thread_status",
         "_watch_fd",
         "pid",
         "popen",
@@ -96,12 +110,18 @@ class PopenChild:
         self.stderr = FdReceivePipe(popen.stderr, ops) if popen.stderr is not None else None
         # The fd whose readability says "exited": the pidfd, or the read end of a pipe
         # whose write end the watcher thread closes.
+        # Reaping touches loop state (fd registrations, events): only the loop's thread does
+        # it; poll() from any other thread just reports what is known.
+        self._loop_thread = threading.get_ident()
+        self._loop_token = ops.loop_local("loop", object)
+        self._thread_status: list[int] | None = None
         self._pidfd = self._watch_fd = _open_pidfd(popen.pid)
         if self._watch_fd < 0:
             self._watch_fd, done_fd = os.pipe()
+            self._thread_status = []
             threading.Thread(
-                target=_watch_in_thread,
-                args=(self.pid, done_fd),
+                target=_reap_in_thread,
+                args=(self.pid, self._thread_status, done_fd),
                 name=f"anysubprocess-watch-{self.pid}",
                 daemon=True,
             ).start()
@@ -109,30 +129,25 @@ class PopenChild:
 
     @property
     def returncode(self) -> int | None:
-        return self.popen.returncode
+        rc = self.popen.returncode
+        if rc is None and self._thread_status:  # reaped by the thread, news not yet taken
+            rc = LOST_STATUS if self._thread_status[0] == _FOREIGN else self._thread_status[0]
+        return rc
 
     def _on_watch_fd(self) -> None:
-        if self.poll() is None:  # pragma: no cover - a pidfd is readable only at exit
-            self._ops.call_when_readable(self._watch_fd, self._on_watch_fd)
+        if self.poll() is None:  # pragma: no cover - readable only at exit
+            # Never watch again an fd that stays readable (a busy loop): a pidfd or the
+            # thread's pipe is readable only once the child has exited, so this is a bug.
+            logger.error("anysubprocess: exit watch of pid %d fired early", self.pid)
 
     def poll(self) -> int | None:
         popen = self.popen
-        if popen.returncode is not None:
+        if popen.returncode is not None or threading.get_ident() != self._loop_thread:
             return popen.returncode
-        # Not Popen.poll(): it reports 0 for a child whose status something else reaped
-        # (os.wait(), a SIGCHLD handler), and by pid it could reap a reused pid's process.
-        try:
-            if self._pidfd >= 0:
-                info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
-                if info is None:
-                    return None
-                rc = _status_of(info)
-            else:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-                if pid == 0:
-                    return None
-                rc = os.waitstatus_to_exitcode(status)
-        except ChildProcessError:
+        rc = self._reap_nowait()
+        if rc is None:
+            return None
+        if rc == _FOREIGN:
             rc = LOST_STATUS
             logger.warning(
                 "child process pid %d exit status already read: will report returncode 255",
@@ -141,6 +156,29 @@ class PopenChild:
         popen.returncode = rc
         self._finish()
         return rc
+
+    def _reap_nowait(self) -> int | None:
+        """The exit status if the child has exited (reaping it), else None; _FOREIGN if
+        something else took the status. Not Popen.poll(): it reports 0 for a status that
+        something else reaped (os.wait(), a SIGCHLD handler), a success that never was."""
+        global _waitid_pidfd
+        if self._thread_status is not None:  # the no-pidfd path: the thread reaps
+            return self._thread_status[0] if self._thread_status else None
+        try:
+            if self._pidfd >= 0 and _waitid_pidfd:
+                try:
+                    info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
+                except OSError as exc:  # pragma: no cover - Linux 5.3: pidfd_open, no P_PIDFD
+                    if exc.errno != errno.EINVAL:
+                        raise
+                    _waitid_pidfd = False
+                else:
+                    return None if info is None else _status_of(info)
+            # By pid: safe, a pid cannot be reused before its parent (we) reaped it.
+            pid, raw = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return _FOREIGN
+        return None if pid == 0 else os.waitstatus_to_exitcode(raw)
 
     def _finish(self) -> None:
         """The child has been reaped: stop watching, wake the waiters, run the callback."""
@@ -157,6 +195,14 @@ class PopenChild:
             callback()
 
     async def wait(self) -> int:
+        if self.popen.returncode is None and self._ops.loop_local("loop", object) is not (
+            self._loop_token
+        ):
+            # The exit watch lives in the loop that started the child: waiting here would
+            # wait for a wake-up that never comes.
+            raise RuntimeError(
+                f"process {self.pid} was started in another event loop; wait for it there"
+            )
         while (rc := self.popen.returncode) is None:
             fd = self._watch_fd
             if self._exited is None and fd >= 0 and self._ops.claim_watch(fd):

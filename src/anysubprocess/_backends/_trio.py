@@ -71,6 +71,9 @@ class TrioOps:
                 await trio.lowlevel.wait_readable(fd)
             except trio.ClosedResourceError:
                 return  # notify_closing: the watch was cancelled
+            except Exception:  # pragma: no cover - a bug; a system task must never raise
+                logger.exception("anysubprocess: the watch of fd %d failed", fd)
+                return
             if watches.get(fd) is token:
                 del watches[fd]
                 try:
