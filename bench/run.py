@@ -1,7 +1,8 @@
 """Benchmark anysubprocess against stdlib asyncio, uvloop, anyio, trio and a blocking floor.
 
     python bench/run.py [--quick] [--repeats N] [--workloads a,b] [--impls x,y]
-                        [--json PATH] [--markdown] [--cpu N]
+                        [--json PATH] [--markdown] [--cpu N] [--chart FILE.svg]
+    python bench/run.py --from-json results/latest.json [--markdown] [--chart FILE.svg]
 
 Every sample runs in a fresh worker process (bench/_worker.py) pinned to one CPU. Within
 each repeat the implementations take turns on a workload (round-robin, in a rotated order),
@@ -29,7 +30,8 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 
-# Run as a script: Python puts bench/ first on sys.path, so the sibling module imports.
+# Run as a script: Python puts bench/ first on sys.path, so the sibling modules import.
+from _chart import ratio_chart
 from _impls import IMPLEMENTATIONS, WORKLOADS, MiB, Workload
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -404,6 +406,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--markdown", action="store_true", help="print the tables as markdown")
     parser.add_argument(
+        "--chart",
+        type=Path,
+        metavar="FILE.svg",
+        help="also write an SVG bar chart of the speed ratios (the summary's time rows)",
+    )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="PATH",
+        help="run nothing: report (and chart) the results saved by an earlier --json PATH",
+    )
+    parser.add_argument(
         "--cpu",
         type=int,
         default=0,
@@ -427,31 +441,77 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+@dataclass
+class Run:
+    """Everything a report is made from: measured now, or loaded from a --json file."""
+
+    info: dict[str, str]
+    repeats: int
+    quick: bool
+    warmup: bool
+    cpu: int | None  # None: not pinned
+    impls: list[str]
+    workloads: list[Workload]
+    sizes: dict[str, int]
+    samples: list[Sample]
+
+
+def measure(args: argparse.Namespace) -> Run:
     workloads = [WORKLOADS[name] for name in args.workloads]
-    impls: list[str] = args.impls
     sizes = {w.name: w.quick_size if args.quick else w.size for w in workloads}
     pinned = args.cpu >= 0 and hasattr(os, "sched_setaffinity")
     info = machine_info()
-
     started = time.monotonic()
     config = Config(args.repeats, args.cpu, not args.no_warmup, args.timeout)
-    samples = collect(workloads, impls, sizes, config)
+    samples = collect(workloads, args.impls, sizes, config)
     info["duration"] = f"{time.monotonic() - started:.0f} s"
     info["loadavg_end"] = _loadavg()
     sources_end = _source_digest()
     if sources_end not in info["anysubprocess"]:
         info["anysubprocess"] += f" -> {sources_end}: THE SOURCES CHANGED DURING THE RUN"
         print("warning: the anysubprocess sources changed during the run", file=sys.stderr)
-    md = args.markdown
+    return Run(
+        info,
+        args.repeats,
+        args.quick,
+        config.warmup,
+        args.cpu if pinned else None,
+        list(args.impls),
+        workloads,
+        sizes,
+        samples,
+    )
 
+
+def load(path: Path) -> Run:
+    """A Run from the JSON that ``--json`` wrote."""
+    data = json.loads(path.read_text())
+    config = data["config"]
+    return Run(
+        data["machine"],
+        config["repeats"],
+        config["quick"],
+        config["warmup"],
+        config["cpu"],
+        config["impls"],
+        [WORKLOADS[name] for name in data["workloads"]],
+        {name: w["size"] for name, w in data["workloads"].items()},
+        [Sample(**s) for s in data["samples"]],
+    )
+
+
+def report(run: Run, md: bool) -> str:
+    info, impls, samples = run.info, run.impls, run.samples
     out: list[str] = [heading("anysubprocess benchmarks", md, level=1), ""]
     method = (
-        f"{args.repeats} repeats{' (--quick sizes)' if args.quick else ''}, implementations "
+        f"{run.repeats} repeats{' (--quick sizes)' if run.quick else ''}, implementations "
         f"interleaved round-robin within each repeat, one fresh worker process per sample "
-        + ("(after an untimed warm-up run), " if config.warmup else "(no warm-up), ")
-        + (f"worker and its children pinned to CPU {args.cpu}" if pinned else "not pinned")
+        + ("(after an untimed warm-up run), " if run.warmup else "(no warm-up), ")
+        + (
+            f"worker and its children pinned to CPU {run.cpu}"
+            if run.cpu is not None
+            else "not pinned"
+        )
         + "; median and min-max over repeats; ratio = asyncio's median time / the "
         "implementation's (higher is faster), paired ratios = the same per repeat"
     )
@@ -483,8 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     out.append("")
 
-    for w in workloads:
-        out.append(heading(f"{w.name}: {format_size(w, sizes[w.name])}", md))
+    for w in run.workloads:
+        out.append(heading(f"{w.name}: {format_size(w, run.sizes[w.name])}", md))
         out.append("")
         out.append(f"{w.description}. {kind_legend(w)}")
         out.append("")
@@ -499,43 +559,76 @@ def main(argv: Sequence[str] | None = None) -> int:
         "`-`: the implementation cannot do the workload."
     )
     out.append("")
-    out.append(summary_table(samples, workloads, impls, md))
-    print("\n".join(out))
+    out.append(summary_table(samples, run.workloads, impls, md))
+    return "\n".join(out)
 
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "machine": info,
-            "config": {
-                "repeats": args.repeats,
-                "quick": args.quick,
-                "warmup": config.warmup,
-                "cpu": args.cpu if pinned else None,
-                "baseline": BASELINE,
-                "impls": impls,
-            },
-            "workloads": {
-                w.name: {
-                    "kind": w.kind,
-                    "size": sizes[w.name],
-                    "unit": w.unit,
-                    "description": w.description,
-                }
-                for w in workloads
-            },
-            "stats": {
-                w.name: {
-                    impl: asdict(st)
-                    for impl in impls
-                    if (st := summarize(samples, w, impl)) is not None
-                }
-                for w in workloads
-            },
-            "samples": [asdict(s) for s in samples],
+
+def chart(run: Run) -> str:
+    """The summary's time rows as an SVG bar chart (see _chart.py)."""
+    ratios = {
+        w.name: {
+            impl: (st.ratio if (st := summarize(run.samples, w, impl)) is not None else None)
+            for impl in run.impls
         }
-        args.json.write_text(json.dumps(report, indent=1, allow_nan=False, default=str) + "\n")
-        print(f"raw results written to {args.json}", file=sys.stderr)
-    return 1 if any(s.error for s in samples) else 0
+        for w in run.workloads
+        if w.kind == "time"
+    }
+    python = run.info["python"].split(" (")[0]
+    subtitle = (
+        f"{python}, {run.info['nproc']} cores, {run.repeats} repeats, {run.info['date'][:10]}; "
+        "median ratio to stdlib asyncio in the same run"
+    )
+    # asyncio is the baseline: the 1x line, not a bar.
+    impls = [impl for impl in run.impls if impl != BASELINE]
+    return ratio_chart(ratios, impls, SHORT, "anysubprocess benchmarks", subtitle)
+
+
+def save_json(run: Run, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "machine": run.info,
+        "config": {
+            "repeats": run.repeats,
+            "quick": run.quick,
+            "warmup": run.warmup,
+            "cpu": run.cpu,
+            "baseline": BASELINE,
+            "impls": run.impls,
+        },
+        "workloads": {
+            w.name: {
+                "kind": w.kind,
+                "size": run.sizes[w.name],
+                "unit": w.unit,
+                "description": w.description,
+            }
+            for w in run.workloads
+        },
+        "stats": {
+            w.name: {
+                impl: asdict(st)
+                for impl in run.impls
+                if (st := summarize(run.samples, w, impl)) is not None
+            }
+            for w in run.workloads
+        },
+        "samples": [asdict(s) for s in run.samples],
+    }
+    path.write_text(json.dumps(data, indent=1, allow_nan=False, default=str) + "\n")
+    print(f"raw results written to {path}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = load(args.from_json) if args.from_json is not None else measure(args)
+    print(report(run, args.markdown))
+    if args.json is not None:
+        save_json(run, args.json)
+    if args.chart is not None:
+        args.chart.parent.mkdir(parents=True, exist_ok=True)
+        args.chart.write_text(chart(run))
+        print(f"chart written to {args.chart}", file=sys.stderr)
+    return 1 if any(s.error for s in run.samples) else 0
 
 
 if __name__ == "__main__":

@@ -66,6 +66,25 @@ async def no_leaks_in_loop() -> AsyncIterator[None]:
         yield
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many documentation code blocks ran on each backend (tests/test_docs.py)."""
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("passed", []):
+        test, _, params = report.nodeid.partition("[")
+        if test.endswith("::test_doc_sample_runs"):
+            backend = params.split("-", 1)[0]
+            counts[backend] = counts.get(backend, 0) + 1
+        elif test.endswith("::test_doc_script_runs"):
+            counts["script"] = counts.get("script", 0) + 1
+    if counts:
+        scripts = counts.pop("script", 0)
+        line = ", ".join(f"{n} on {backend}" for backend, n in counts.items())
+        terminalreporter.write_line(
+            f"documentation samples passed: {line or 'none'}; "
+            f"{scripts} script(s) that start asyncio, uvloop and/or trio themselves"
+        )
+
+
 T = TypeVar("T")
 
 # Child programs: portable, via this interpreter.

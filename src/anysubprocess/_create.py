@@ -4,18 +4,80 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping
-from typing import IO, Any, Union
+import sys
+from collections.abc import Callable, Collection, Mapping
+from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, Union, cast
 
 from ._backends import current_backend
 from ._process import Process
 from ._reader import _DEFAULT_LIMIT
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 11):
+        from typing import Unpack
+    else:
+        from typing_extensions import Unpack
 
 __all__ = ["create_subprocess_exec", "create_subprocess_shell"]
 
 StrOrBytesPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
 #: What ``stdin=``/``stdout=``/``stderr=`` take: PIPE, DEVNULL, STDOUT, an fd, a file, None.
 StdioTarget = Union[int, IO[Any], None]  # noqa: UP007
+_Env = Union[Mapping[bytes, StrOrBytesPath], Mapping[str, StrOrBytesPath]]  # noqa: UP007
+
+
+# The keywords the factories take beyond stdio and limit, typed as typeshed types asyncio's
+# (stdlib/asyncio/subprocess.pyi): the ones asyncio forces to a fixed value accept only that
+# value, so ``text=True`` is a type error as well as asyncio's ValueError at run time; the rest
+# are subprocess.Popen's.
+class _PopenKeywords310(TypedDict, total=False):
+    """The keywords of both factories beyond stdio and ``limit``, as of Python 3.10."""
+
+    # Forced by asyncio's BaseEventLoop.subprocess_exec/_shell.
+    universal_newlines: Literal[False]
+    bufsize: Literal[0]
+    encoding: None
+    errors: None
+    text: Literal[False] | None
+    # Taken by subprocess.Popen.
+    executable: StrOrBytesPath | None
+    preexec_fn: Callable[[], Any] | None
+    close_fds: bool
+    cwd: StrOrBytesPath | None
+    env: _Env | None
+    startupinfo: Any | None
+    creationflags: int
+    restore_signals: bool
+    start_new_session: bool
+    pass_fds: Collection[int]
+    group: str | int | None
+    extra_groups: Collection[str | int] | None
+    user: str | int | None
+    umask: int
+    pipesize: int
+
+
+if sys.version_info >= (3, 11):
+
+    class _PopenKeywords(_PopenKeywords310, total=False):
+        """3.11 added ``process_group``."""
+
+        process_group: int | None
+
+else:
+    _PopenKeywords = _PopenKeywords310
+
+
+class _ExecKeywords(_PopenKeywords, total=False):
+    """The keywords of :func:`create_subprocess_exec`: ``shell`` can only be False."""
+
+    shell: Literal[False]
+
+
+class _ShellKeywords(_PopenKeywords, total=False):
+    """The keywords of :func:`create_subprocess_shell`: ``shell`` can only be True."""
+
+    shell: Literal[True]
 
 
 def _reject(kwds: dict[str, Any], *, shell: bool) -> None:
@@ -72,14 +134,14 @@ async def create_subprocess_exec(
     stdout: StdioTarget = None,
     stderr: StdioTarget = None,
     limit: int = _DEFAULT_LIMIT,
-    **kwds: Any,
+    **kwds: Unpack[_ExecKeywords],
 ) -> Process:
     """Mirrors :func:`asyncio.create_subprocess_exec` on any loop anyio supports.
 
     Every other keyword goes to :class:`subprocess.Popen` (``cwd``, ``env``, ``pass_fds``,
     ``start_new_session``, ``process_group``, ``user``, ``umask``, ...), on every loop.
     """
-    _reject(kwds, shell=False)
+    _reject(cast("dict[str, Any]", kwds), shell=False)
     return await _start(
         (program, *args),
         shell=False,
@@ -97,7 +159,7 @@ async def create_subprocess_shell(
     stdout: StdioTarget = None,
     stderr: StdioTarget = None,
     limit: int = _DEFAULT_LIMIT,
-    **kwds: Any,
+    **kwds: Unpack[_ShellKeywords],
 ) -> Process:
     """Mirrors :func:`asyncio.create_subprocess_shell` (runs ``cmd`` with ``/bin/sh``).
 
@@ -105,7 +167,7 @@ async def create_subprocess_shell(
     """
     if not isinstance(cmd, (bytes, str)):
         raise ValueError("cmd must be a string")
-    _reject(kwds, shell=True)
+    _reject(cast("dict[str, Any]", kwds), shell=True)
     return await _start(
         cmd, shell=True, stdin=stdin, stdout=stdout, stderr=stderr, limit=limit, kwds=kwds
     )

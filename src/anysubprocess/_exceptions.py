@@ -19,6 +19,9 @@ class TimeoutExpired(subprocess.TimeoutExpired, TimeoutError):
     been killed and reaped.
     """
 
+    #: ``(cmd, timeout)``, as :exc:`subprocess.TimeoutExpired` has them.
+    args: tuple[Any, ...]
+
     def __init__(
         self,
         cmd: Any,

@@ -82,23 +82,26 @@ class Process(anyio.abc.Process):
 
     @property
     def pid(self) -> int:
-        """The child's process id."""
+        """Mirrors :attr:`asyncio.subprocess.Process.pid`: the child's process id."""
         return self._pid
 
     @property
     def stdin(self) -> StreamWriter | None:
-        """The child's stdin (with ``stdin=PIPE``): asyncio's writer and anyio's send stream."""
+        """Mirrors :attr:`asyncio.subprocess.Process.stdin`: the child's stdin (with
+        ``stdin=PIPE``, else ``None``), asyncio's writer and anyio's send stream."""
         return self._stdin
 
     @property
     def stdout(self) -> StreamReader | None:
-        """The child's stdout (with ``stdout=PIPE``): asyncio's reader and anyio's receive
-        stream, over one buffer."""
+        """Mirrors :attr:`asyncio.subprocess.Process.stdout`: the child's stdout (with
+        ``stdout=PIPE``, else ``None``), asyncio's reader and anyio's receive stream, over one
+        buffer."""
         return self._stdout
 
     @property
     def stderr(self) -> StreamReader | None:
-        """The child's stderr (with ``stderr=PIPE``), as :attr:`stdout`."""
+        """Mirrors :attr:`asyncio.subprocess.Process.stderr`: the child's stderr (with
+        ``stderr=PIPE``), as :attr:`stdout`."""
         return self._stderr
 
     @property
@@ -109,12 +112,14 @@ class Process(anyio.abc.Process):
 
     @property
     def args(self) -> Any:
-        """The program and arguments (or the shell command) the process was started with."""
+        """*Beyond asyncio.* The program and arguments (or the shell command) the process was
+        started with."""
         return self._args
 
     @property
     def returncode(self) -> int | None:
-        """The exit status once the process has exited (``-N`` for signal N), else ``None``.
+        """Mirrors :attr:`asyncio.subprocess.Process.returncode`: the exit status once the
+        process has exited (``-N`` for signal N), else ``None``.
 
         The child is reaped in the background as soon as it exits, as asyncio's child
         watchers do; reading this also looks (a non-blocking ``waitid``), so it is current.
@@ -231,11 +236,13 @@ class Process(anyio.abc.Process):
                 raise
 
     def terminate(self) -> None:
-        """Send SIGTERM (see :meth:`send_signal`)."""
+        """Mirrors :meth:`asyncio.subprocess.Process.terminate`: send SIGTERM (see
+        :meth:`send_signal`)."""
         self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        """Send SIGKILL (see :meth:`send_signal`)."""
+        """Mirrors :meth:`asyncio.subprocess.Process.kill`: send SIGKILL (see
+        :meth:`send_signal`)."""
         self.send_signal(signal.SIGKILL)
 
     def _pipes_open(self) -> bool:
@@ -247,7 +254,8 @@ class Process(anyio.abc.Process):
         )
 
     def signal_group(self, signal: int) -> None:
-        """Send ``signal`` to the child's whole process group (``os.killpg``).
+        """*Beyond asyncio.* Send ``signal`` to the child's whole process group
+        (:func:`os.killpg`).
 
         Only for a child started as a group leader (``start_new_session=True`` or
         ``process_group=0``): then its grandchildren, such as a shell's background jobs, get
@@ -283,7 +291,7 @@ class Process(anyio.abc.Process):
     async def aclose(
         self, *, grace_period: float | None = None, deliver_cancel: DeliverCancel | None = None
     ) -> None:
-        """Stop the process if it still runs, reap it, and close the pipes.
+        """*Beyond asyncio.* Stop the process if it still runs, reap it, and close the pipes.
 
         Closes our ends of the pipes (so a child blocked writing to a full pipe cannot hang
         this), calls ``deliver_cancel(proc)`` (default: SIGTERM to the child, or to its

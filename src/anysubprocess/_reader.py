@@ -186,9 +186,11 @@ class StreamReader(anyio.abc.ByteReceiveStream):
     # -- asyncio's feeding API -----------------------------------------------------------
 
     def exception(self) -> BaseException | None:
+        """The exception given to :meth:`set_exception`, or ``None`` (as in asyncio)."""
         return self._exception
 
     def set_exception(self, exc: BaseException) -> None:
+        """Make the waiting and the next reads raise ``exc`` (as in asyncio)."""
         self._exception = exc
         self._plain = False
         waiter, self._waiter = self._waiter, None
@@ -202,6 +204,8 @@ class StreamReader(anyio.abc.ByteReceiveStream):
             waiter.set()
 
     def feed_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Append ``data`` to the buffer, as asyncio's (undocumented) ``feed_data`` does: for a
+        ``StreamReader()`` without a pipe, e.g. in tests."""
         assert not self._eof, "feed_data after feed_eof"
         if not data:
             return
@@ -209,11 +213,13 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         self._wakeup_waiter()
 
     def feed_eof(self) -> None:
+        """Mirrors :meth:`asyncio.StreamReader.feed_eof`: mark the end of the data."""
         self._eof = True
         self._wakeup_waiter()
 
     def at_eof(self) -> bool:
-        """Return True if the buffer is empty and EOF was reached."""
+        """Mirrors :meth:`asyncio.StreamReader.at_eof`: True if the buffer is empty and EOF was
+        reached."""
         if self._buffered() == 0:
             # asyncio learns of EOF in the background; we look now, without blocking.
             self._pull_nowait(1)
@@ -473,7 +479,8 @@ class StreamReader(anyio.abc.ByteReceiveStream):
     # -- extension ---------------------------------------------------------------------------
 
     def lines(self, *, overlong: Literal["raise", "split"] = "raise") -> AsyncIterator[bytes]:
-        """Iterate over lines without ever discarding data (unlike ``readline``).
+        """*Beyond asyncio.* Iterate over lines without ever discarding data (unlike
+        :meth:`readline`).
 
         A line longer than ``limit`` (not counting its ``\\n``) is handled by ``overlong``:
 

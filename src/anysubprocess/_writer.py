@@ -73,11 +73,13 @@ class StreamWriter(anyio.abc.ByteSendStream):
 
     @property
     def transport(self) -> None:
-        """asyncio's transport object; there is none here (``None``)."""
+        """Mirrors :attr:`asyncio.StreamWriter.transport`; there is no transport here
+        (``None``)."""
         return None
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
-        """``"pipe"`` is the pipe's file object, as in asyncio; other names give ``default``."""
+        """Mirrors :meth:`asyncio.StreamWriter.get_extra_info`: ``"pipe"`` is the pipe's file
+        object, as in asyncio; other names give ``default``."""
         if name == "pipe":
             return self._pipe.fileobj
         return default
@@ -117,6 +119,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
             self._backend.start_background(self._flush)
 
     def writelines(self, data: Any) -> None:
+        """Mirrors :meth:`asyncio.StreamWriter.writelines`: :meth:`write` each item."""
         for chunk in data:
             self.write(chunk)
 
@@ -222,6 +225,8 @@ class StreamWriter(anyio.abc.ByteSendStream):
             self._close_pipe()
 
     def is_closing(self) -> bool:
+        """Mirrors :meth:`asyncio.StreamWriter.is_closing`: true once :meth:`close` was called
+        or the pipe broke."""
         return self._closing or self._exc is not None
 
     async def wait_closed(self) -> None:
@@ -237,10 +242,12 @@ class StreamWriter(anyio.abc.ByteSendStream):
             raise self._exc
 
     def write_eof(self) -> None:
-        """For a pipe, the same as :meth:`close` (as in asyncio)."""
+        """Mirrors :meth:`asyncio.StreamWriter.write_eof`: for a pipe, the same as
+        :meth:`close`."""
         self.close()
 
     def can_write_eof(self) -> bool:
+        """Mirrors :meth:`asyncio.StreamWriter.can_write_eof`: always true for a pipe."""
         return True
 
     # -- anyio's ByteSendStream --------------------------------------------------------------

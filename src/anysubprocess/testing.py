@@ -262,10 +262,10 @@ class Snapshot:
         tasks: int | None = None,
         loop: object | None = None,
     ) -> None:
-        self.fds = dict(fds)
-        self.children = dict(children)
+        self.fds: dict[int, str] = dict(fds)
+        self.children: dict[int, str] = dict(children)
         #: tasks alive in the running loop when taken (``None`` outside async code)
-        self.tasks = tasks
+        self.tasks: int | None = tasks
         self._loop = loop
 
     @classmethod
