@@ -59,6 +59,8 @@ class AsyncioOps:
             weakref.WeakKeyDictionary()
         )
         # The loop keeps only weak references to tasks; hold background tasks until done.
+        # Shared by every asyncio loop in the process: under free threading these two
+        # containers need a lock (docs/design.md); with the GIL each operation is atomic.
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:

@@ -66,6 +66,8 @@ def _reap_in_thread(pid: int, status: list[int], done_fd: int) -> None:
     thread reaps, so no one can take the status from under it but foreign code."""
     try:
         _, raw = os.waitpid(pid, 0)
+        # Free-threading note: the loop reads `status` only after it saw `done_fd` closed,
+        # and the close orders this append before that read (no GIL needed).
         status.append(os.waitstatus_to_exitcode(raw))
     except ChildProcessError:
         status.append(_FOREIGN)  # reaped by something else: the loop logs it, reports 255
@@ -108,24 +110,40 @@ class PopenChild:
         self.stdin = FdSendPipe(popen.stdin, ops) if popen.stdin is not None else None
         self.stdout = FdReceivePipe(popen.stdout, ops) if popen.stdout is not None else None
         self.stderr = FdReceivePipe(popen.stderr, ops) if popen.stderr is not None else None
-        # The fd whose readability says "exited": the pidfd, or the read end of a pipe
-        # whose write end the watcher thread closes.
         # Reaping touches loop state (fd registrations, events): only the loop's thread does
         # it; poll() from any other thread just reports what is known.
         self._loop_thread = threading.get_ident()
         self._loop_token = ops.loop_local("loop", object)
         self._thread_status: list[int] | None = None
-        self._pidfd = self._watch_fd = _open_pidfd(popen.pid)
+        self._pidfd = self._watch_fd = -1
+        try:
+            self._watch()
+        except BaseException:
+            # No watch (EMFILE, say): nobody could ever reap this child. Undo the spawn, so
+            # the error leaves no child and no fd behind.
+            fd, self._watch_fd = self._watch_fd, -1
+            self._pidfd = -1
+            if fd >= 0:
+                os.close(fd)
+            self.kill_and_forget()
+            popen.wait()  # SIGKILLed: at once (a no-pidfd thread then finds it reaped)
+            raise
+
+    def _watch(self) -> None:
+        # The fd whose readability says "exited": the pidfd, or the read end of a pipe
+        # whose write end the watcher thread closes.
+        self._pidfd = self._watch_fd = _open_pidfd(self.pid)
         if self._watch_fd < 0:
             self._watch_fd, done_fd = os.pipe()
-            self._thread_status = []
+            status: list[int] = []
+            self._thread_status = status
             threading.Thread(
                 target=_reap_in_thread,
-                args=(self.pid, self._thread_status, done_fd),
+                args=(self.pid, status, done_fd),
                 name=f"anysubprocess-watch-{self.pid}",
                 daemon=True,
             ).start()
-        ops.call_when_readable(self._watch_fd, self._on_watch_fd)
+        self._ops.call_when_readable(self._watch_fd, self._on_watch_fd)
 
     @property
     def returncode(self) -> int | None:

@@ -50,6 +50,8 @@ class SpawnState:
         self.runners = 0
 
 
+# The only state shared with the worker threads is each job's `abandoned`/`popen`, and only
+# under this lock (docs/design.md, "what relies on the GIL": correct without one).
 _spawn_lock = threading.Lock()
 
 

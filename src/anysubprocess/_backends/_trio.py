@@ -26,15 +26,18 @@ _locals: trio.lowlevel.RunVar[dict[str, Any]] = trio.lowlevel.RunVar("anysubproc
 _LINGER = 0.25
 
 
+_HAVE_EPOLL = hasattr(select, "epoll")
+
+
 class _Watcher:
     """One system task per run watches every fd given to ``call_when_readable`` through an
     epoll fd of its own: a task per child would cost a task spawn per child (the
-    spawn-and-wait benchmark paid ~15% for it). Where there is no epoll, a task per fd."""
+    spawn-and-wait benchmark paid ~15% for it). Where there is no epoll, a task per fd.
+    The epoll fd exists only while the task does: no fd is held between bursts of work."""
 
     def __init__(self) -> None:
-        self.epoll = select.epoll() if hasattr(select, "epoll") else None
+        self.epoll: select.epoll | None = None
         self.callbacks: dict[int, Callable[[], None]] = {}
-        self.running = False
         self._scope: trio.CancelScope | None = None  # the task's wait, while it waits
 
     def _linger_if_idle(self) -> None:
@@ -43,15 +46,16 @@ class _Watcher:
             self._scope.deadline = trio.current_time() + _LINGER if idle else math.inf
 
     def add(self, fd: int, callback: Callable[[], None]) -> None:
-        self.callbacks[fd] = callback
-        if self.epoll is None:  # pragma: no cover - not Linux
+        if not _HAVE_EPOLL:  # pragma: no cover - not Linux
+            self.callbacks[fd] = callback
             trio.lowlevel.spawn_system_task(self._watch_one, fd, callback)
             return
+        if self.epoll is None:
+            self.epoll = select.epoll()  # may raise (EMFILE): nothing registered yet
+            trio.lowlevel.spawn_system_task(self._run, self.epoll, name="anysubprocess watcher")
         self.epoll.register(fd, select.EPOLLIN)
+        self.callbacks[fd] = callback
         self._linger_if_idle()
-        if not self.running:
-            self.running = True
-            trio.lowlevel.spawn_system_task(self._run, name="anysubprocess exit watcher")
 
     def remove(self, fd: int) -> bool:
         if self.callbacks.pop(fd, None) is None:
@@ -74,8 +78,7 @@ class _Watcher:
         except Exception:  # pragma: no cover - a bug; a system task must never raise
             logger.exception("anysubprocess: error in the callback for fd %d", fd)
 
-    async def _run(self) -> None:
-        assert self.epoll is not None
+    async def _run(self, epoll: select.epoll) -> None:
         try:
             while True:
                 # No deadline while anything is watched; _LINGER after the last watch went
@@ -83,17 +86,21 @@ class _Watcher:
                 with trio.CancelScope() as scope:
                     self._scope = scope
                     self._linger_if_idle()
-                    await trio.lowlevel.wait_readable(self.epoll.fileno())
+                    await trio.lowlevel.wait_readable(epoll.fileno())
                 self._scope = None
                 if scope.cancelled_caught and not self.callbacks:
                     return  # nothing watched for _LINGER seconds
-                for fd, _ in self.epoll.poll(0):
+                for fd, _ in epoll.poll(0):
                     self._fire(fd)
         except Exception:  # pragma: no cover - a bug; a system task must never raise
             logger.exception("anysubprocess: the exit watcher failed")
         finally:
             self._scope = None
-            self.running = False
+            self.epoll = None
+            self.callbacks.clear()  # the run is ending (or idle: then it is empty)
+            with contextlib.suppress(RuntimeError):  # outside trio.run: nobody waits on it
+                trio.lowlevel.notify_closing(epoll.fileno())
+            epoll.close()
 
     async def _watch_one(
         self, fd: int, callback: Callable[[], None]
