@@ -155,7 +155,20 @@ async def test_reads(name: str) -> None:
     await run_matrix(READS[name], name)
 
 
-async def test_create_subprocess_exec() -> None:
+CREATE = {
+    "create_subprocess_exec": lambda: anysubprocess.create_subprocess_exec(
+        PY, "-c", "print('hi')", stdout=PIPE
+    ),
+    "create_subprocess_shell": lambda: anysubprocess.create_subprocess_shell(
+        "echo hi", stdout=PIPE
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CREATE))
+async def test_creation(name: str) -> None:
+    """Cancelled: no child (run_matrix checks); not cancelled: a working Process."""
+
     async def setup() -> None:
         return None
 
@@ -163,24 +176,7 @@ async def test_create_subprocess_exec() -> None:
         if proc is not None:
             assert await proc.communicate() == (b"hi\n", None)
 
-    async def op(state: None) -> Process:
-        return await anysubprocess.create_subprocess_exec(PY, "-c", "print('hi')", stdout=PIPE)
-
-    await run_matrix(Case(setup, op, after, cleanup=lambda s: _noop()), "create_subprocess_exec")
-
-
-async def test_create_subprocess_shell() -> None:
-    async def setup() -> None:
-        return None
-
-    async def after(state: None, proc: Process | None, cancelled: bool) -> None:
-        if proc is not None:
-            assert await proc.communicate() == (b"hi\n", None)
-
-    async def op(state: None) -> Process:
-        return await anysubprocess.create_subprocess_shell("echo hi", stdout=PIPE)
-
-    await run_matrix(Case(setup, op, after, cleanup=lambda s: _noop()), "create_subprocess_shell")
+    await run_matrix(Case(setup, lambda s: CREATE[name](), after, cleanup=lambda s: _noop()), name)
 
 
 async def _noop() -> None:
