@@ -94,7 +94,10 @@ async def run_matrix(case: Case, name: str, limit: int = 200) -> int:
         del state
         await _settled(fds, kids)
         if not cancelled:
-            assert stepper.suspensions < k, f"{name}: completed although cancelled at {k}"
+            # Done: fewer than k suspensions. Or exactly k, when the k-th was the last and
+            # its result was already on its way: on asyncio, anyio does not cancel a task
+            # whose awaited future is done, and the operation completes (seen rarely).
+            assert stepper.suspensions <= k, f"{name}: completed although cancelled at {k}"
             print(f"cancellation points: {name}: {k - 1}")
             assert k > 1, f"{name} never suspended: not a checkpoint"
             return k - 1
