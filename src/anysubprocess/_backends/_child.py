@@ -247,8 +247,9 @@ class PopenChild:
             self._exit_callback = fn
 
     def send_signal(self, sig: int) -> None:
-        # Popen.send_signal silently ignores a reaped child; asyncio raises.
-        if self.popen.returncode is not None:
+        # Popen.send_signal silently ignores a reaped child; asyncio raises. (self.returncode:
+        # without pidfd the thread may have reaped it already: its pid may be reused.)
+        if self.returncode is not None:
             raise ProcessLookupError  # bare, as asyncio raises it
         os.kill(self.pid, sig)
 
