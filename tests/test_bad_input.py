@@ -139,6 +139,11 @@ STDIO = st.one_of(
 )
 
 
+@pytest.mark.skipif(
+    sys.version_info < (3, 11),
+    reason="CPython 3.10's Popen leaks the pipes it made when a later stdio argument is bad"
+    " (asyncio on 3.10 leaks them too); fixed in 3.11",
+)
 @EXAMPLES
 @given(stdin=STDIO, stdout=STDIO, stderr=STDIO)
 async def test_stdio_values(stdin: Any, stdout: Any, stderr: Any) -> None:
