@@ -317,6 +317,11 @@ async def test_stream_reader_arguments(method: str, size: Any, separator: Any) -
     await _compare(scenario)
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 15),
+    reason="asyncio 3.15's rewritten StreamReader accepts float sizes; we keep 3.13's"
+    " TypeError (3.13 is the reference), so the oracle no longer applies",
+)
 async def test_read_infinite_float() -> None:
     async def scenario(m: ModuleType) -> Any:
         proc = await m.create_subprocess_exec(PY, "-c", "print('x')", stdout=m.PIPE)
@@ -329,6 +334,11 @@ async def test_read_infinite_float() -> None:
     assert outcome.exc_type is TypeError
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 15),
+    reason="asyncio 3.15's rewritten StreamReader accepts float sizes; we keep 3.13's"
+    " TypeError (3.13 is the reference), so the oracle no longer applies",
+)
 @pytest.mark.parametrize("method", ["read", "readexactly"])
 @pytest.mark.parametrize("size", [1.5, 2.0])
 async def test_float_size_leaves_the_reader_usable(method: str, size: float) -> None:
