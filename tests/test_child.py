@@ -114,8 +114,10 @@ async def test_pipes_of_exited_child_are_closed_without_reading() -> None:
     proc = await anysubprocess.create_subprocess_exec(
         PY,
         "-c",
-        "import sys, time; print('out'); print('err', file=sys.stderr); "
-        "sys.stdout.flush(); sys.stderr.flush(); time.sleep(30)",
+        # stdout first: stderr is line-buffered, so "err" must not reach us (and the kill
+        # follow) before "out" was written (seen on 3.15 in the provisioned root).
+        "import sys, time; print('out', flush=True); print('err', file=sys.stderr, flush=True); "
+        "time.sleep(30)",
         stdin=PIPE,
         stdout=PIPE,
         stderr=PIPE,
