@@ -218,14 +218,21 @@ async def test_communicate() -> None:
     await run_matrix(Case(setup, lambda p: p.communicate(INPUT), after), "communicate")
 
 
+async def _counting_child(*, close: bool) -> Process:
+    """A child that prints how many bytes it read; 1 MiB queued for it (and stdin closed)."""
+    proc = await anysubprocess.create_subprocess_exec(
+        PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(b"x" * 2**20)
+    if close:
+        proc.stdin.close()
+    return proc
+
+
 async def test_drain() -> None:
     async def setup() -> Process:
-        proc = await anysubprocess.create_subprocess_exec(
-            PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(b"x" * 2**20)
-        return proc
+        return await _counting_child(close=False)
 
     async def after(proc: Process, result: None, cancelled: bool) -> None:
         assert proc.stdin is not None
@@ -258,13 +265,7 @@ async def test_send() -> None:
 
 async def test_wait_closed() -> None:
     async def setup() -> Process:
-        proc = await anysubprocess.create_subprocess_exec(
-            PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(b"x" * 2**20)
-        proc.stdin.close()
-        return proc
+        return await _counting_child(close=True)
 
     async def after(proc: Process, result: None, cancelled: bool) -> None:
         assert proc.stdin is not None
