@@ -117,6 +117,17 @@ def _watcher() -> _Watcher:
     return TrioOps.loop_local("watcher", _Watcher)
 
 
+def watcher_tasks() -> int:
+    """How many exit-watcher system tasks of ours live in this run (0 or 1). The leak checks
+    (anysubprocess.testing) do not count it as a task left behind: it is ours, one per run,
+    and ends by itself 0.25 s after its last watch."""
+    try:
+        watcher = _locals.get().get("watcher")
+    except LookupError:
+        return 0
+    return 0 if watcher is None or watcher.epoll is None else 1
+
+
 @contextlib.contextmanager
 def _anyio_errors(action: str) -> Iterator[None]:
     """trio's resource errors as anyio's, which the rest of the package expects."""
