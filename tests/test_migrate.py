@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anysubprocess.migrate import CODES, main, migrate_source
+from anysubprocess.migrate._walk import walk
 
 SAMPLES = Path(__file__).parent / "migrate_samples"
 
@@ -579,3 +580,76 @@ def test_every_code_is_documented() -> None:
     page = (Path(__file__).parent.parent / "docs" / "migrate.md").read_text()
     documented = re.findall(r"^\| `(ASP\d{3})` \|", page, re.MULTILINE)
     assert documented == sorted(CODES)
+
+
+# --- what a walk skips (issue #17, item 1) ------------------------------------------------
+
+SUBPROCESS_USE = b"import asyncio\nx = asyncio.create_subprocess_exec\n"
+
+
+def test_walk_skips_virtualenvs_build_outputs_and_git_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    files = {
+        "src/app.py": SUBPROCESS_USE,
+        "env/pyvenv.cfg": b"home = /usr/bin\n",  # a virtualenv under any name
+        "env/lib/python3.13/site-packages/anyio/_backends/_asyncio.py": SUBPROCESS_USE,
+        "vendor/site-packages/lib.py": SUBPROCESS_USE,
+        "node_modules/pkg/x.py": SUBPROCESS_USE,
+        "build/lib/app.py": SUBPROCESS_USE,
+        "dist/app.py": SUBPROCESS_USE,
+        "app.egg-info/x.py": SUBPROCESS_USE,
+        ".mypy_cache/x.py": SUBPROCESS_USE,
+        "generated/out.py": SUBPROCESS_USE,  # git-ignored directory
+        "src/secret_gen.py": SUBPROCESS_USE,  # git-ignored file
+        ".gitignore": b"generated/\n*_gen.py\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True, timeout=30)
+    assert main(["--write", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    after = {name: (tmp_path / name).read_bytes() for name in files}
+    changed = sorted(name for name in files if after[name] != files[name])
+    assert changed == ["src/app.py"]
+    assert "1 files checked, 1 migrated" in err
+    summary = next(line for line in err.splitlines() if line.startswith("skipped "))
+    assert summary.startswith("skipped 9 paths: ")
+    assert summary.endswith(" and 4 more; name a path to migrate it anyway")
+    assert walk([str(tmp_path)]).skipped == {
+        str(tmp_path / name): why
+        for name, why in [
+            (".mypy_cache", "excluded by default"),
+            ("app.egg-info", "excluded by default"),
+            ("build", "excluded by default"),
+            ("dist", "excluded by default"),
+            ("env", "virtualenv"),
+            ("generated", "git-ignored"),
+            ("node_modules", "excluded by default"),
+            ("src/secret_gen.py", "git-ignored"),
+            ("vendor/site-packages", "virtualenv"),
+        ]
+    }
+
+    # Named explicitly, a skipped file is processed (as ruff does).
+    ignored = tmp_path / "src" / "secret_gen.py"
+    assert main(["--check", str(ignored)]) == 1
+    assert f"would migrate {ignored}" in capsys.readouterr().err
+
+
+def test_walk_outside_git_and_explicit_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "venv" / "lib").mkdir(parents=True)
+    (tmp_path / "venv" / "lib" / "a.py").write_bytes(SUBPROCESS_USE)
+    (tmp_path / "b.py").write_bytes(SUBPROCESS_USE)
+    assert main(["--check", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "1 files checked, 1 to migrate" in err
+    assert f"skipped 1 path: {tmp_path / 'venv'} (virtualenv)" in err
+    # A directory named explicitly is walked, whatever its name.
+    assert main(["--check", str(tmp_path / "venv")]) == 1
+    assert "1 files checked, 1 to migrate" in capsys.readouterr().err

@@ -19,12 +19,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from ._codes import CODES, Finding
+from ._walk import walk
 
 INSTALL_HINT = "anysubprocess.migrate needs libcst: pip install 'anysubprocess[migrate]'"
-
-# Directories never walked into (a path given explicitly is always processed).
-SKIP_DIRS = frozenset({"__pycache__", ".git", ".hg", ".svn", ".tox", ".nox"})
-SKIP_PREFIXES = (".venv",)
 
 # Starting a pool costs about 0.3 s, and a module that uses asyncio 15-40 ms of CPU: below this
 # many files the pool saves little or nothing (measured: see docs/migrate.md).
@@ -58,8 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
         "paths",
         nargs="+",
         metavar="PATH",
-        help="files and directories; directories are searched for *.py, skipping __pycache__, "
-        ".git, .hg, .svn, .tox, .nox and .venv*",
+        help="files and directories; directories are searched for *.py, skipping virtualenvs "
+        "(a pyvenv.cfg, site-packages), .git, node_modules, build outputs and caches, and what "
+        "git ignores; a file named explicitly is always processed",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -85,19 +83,6 @@ def build_parser() -> argparse.ArgumentParser:
         "files, else 1)",
     )
     return parser
-
-
-def iter_files(paths: Sequence[str]) -> Iterator[str]:
-    """The files to migrate, in a stable order: explicit files as given, directories walked."""
-    for path in paths:
-        if not os.path.isdir(path):
-            yield path
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(
-                d for d in dirs if d not in SKIP_DIRS and not d.startswith(SKIP_PREFIXES)
-            )
-            yield from (os.path.join(root, f) for f in sorted(files) if f.endswith(".py"))
 
 
 @dataclass(frozen=True)
@@ -174,7 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print("error: --jobs must be at least 1", file=sys.stderr)
         return 2
-    files = list(iter_files(args.paths))
+    found = walk(args.paths)
+    files = found.files
+    skipped = found.summary()
+    if skipped:
+        print(skipped, file=sys.stderr)
     jobs = args.jobs or ((os.cpu_count() or 1) if len(files) >= POOL_THRESHOLD else 1)
     changed = failed = reported = 0
     for outcome in _outcomes(files, jobs, report=not args.no_report):
