@@ -214,7 +214,7 @@ def test_left_alone_is_reported() -> None:
     assert codes("from asyncio.subprocess import PIPE, SubprocessStreamProtocol\n") == [
         (1, 38, "ASP201")
     ]
-    assert codes("import asyncio\nasyncio.create_subprocess_exec = None\n") == [(2, 1, "ASP203")]
+    assert codes("import asyncio\nasyncio.create_subprocess_exec = None\n") == [(2, 1, "ASP301")]
     assert codes("from asyncio import *  # noqa\n") == [(1, 1, "ASP202")]
 
 
@@ -467,7 +467,7 @@ def test_cli_parse_errors_are_reported_not_fatal(
     (tmp_path / "latin.py").write_bytes(b"# -*- coding: nonsense -*-\nimport asyncio\n")
     assert main(["--write", str(tmp_path)]) == 1
     _, err = capsys.readouterr()
-    assert f"{tmp_path / 'bad.py'}:1:1: ASP001 " in err
+    assert f"{tmp_path / 'bad.py'}:2:12: ASP001 SyntaxError: " in err  # where it is
     assert f"{tmp_path / 'latin.py'}:1:1: ASP001 SyntaxError: unknown encoding" in err
     assert "3 files checked, 1 migrated, 2 unparsable" in err
     assert "anysubprocess" in (tmp_path / "good.py").read_text()
@@ -653,3 +653,68 @@ def test_walk_outside_git_and_explicit_directory(
     # A directory named explicitly is walked, whatever its name.
     assert main(["--check", str(tmp_path / "venv")]) == 1
     assert "1 files checked, 1 to migrate" in capsys.readouterr().err
+
+
+# --- trio blockers the report had missed, and loop methods tied to a loop (item 6) ---------
+
+LOOPS = """\
+import asyncio
+from asyncio import AbstractEventLoop
+
+
+class Timer:
+    def call_later(self, delay, fn):
+        return fn
+
+
+class Server:
+    _loop: AbstractEventLoop
+
+    def __init__(self) -> None:
+        self.timer = Timer()
+        self.timer.call_later(1, print)
+        self.loop2 = asyncio.new_event_loop()
+
+    def start(self):
+        self._loop.call_soon(print)
+        self.loop2.set_task_factory(None)
+
+
+def helper(loop: "asyncio.AbstractEventLoop", other, timer: Timer):
+    loop.connect_read_pipe(None, None)
+    other.call_soon(print)
+    timer.call_later(1, print)
+
+
+async def main(fut):
+    loop = asyncio.get_running_loop()
+    await loop.connect_write_pipe(None, None)
+    asyncio.get_running_loop().call_later(1, print)
+    await asyncio.wrap_future(fut)
+    asyncio.run_coroutine_threadsafe(main(fut), loop)
+    asyncio.get_child_watcher()
+"""
+
+
+def test_missed_blockers_and_loop_methods_tied_to_a_loop() -> None:
+    assert codes(LOOPS) == [
+        (11, 12, "ASP109"),  # AbstractEventLoop
+        (16, 22, "ASP109"),  # new_event_loop
+        (19, 20, "ASP112"),  # self._loop: annotated in the class body
+        (20, 20, "ASP120"),  # self.loop2 = asyncio.new_event_loop()
+        (24, 10, "ASP118"),  # loop: "asyncio.AbstractEventLoop"
+        (30, 12, "ASP109"),
+        (31, 16, "ASP118"),  # loop = asyncio.get_running_loop()
+        (32, 5, "ASP109"),
+        (32, 32, "ASP112"),  # asyncio.get_running_loop().call_later
+        (33, 11, "ASP117"),
+        (34, 5, "ASP117"),
+        (35, 5, "ASP119"),
+    ]
+    # Not reported: timer.call_later (twice), other.call_soon: nothing shows they are loops.
+
+
+def test_report_on_non_ascii_lines_counts_characters() -> None:
+    source = "import asyncio\nx = 'été'; asyncio.sleep(1)\n"
+    assert codes(source) == [(2, 12, "ASP101")]
+    assert [(f.line, f.col) for f in migrate_source(source.encode()).findings] == [(2, 12)]

@@ -110,7 +110,7 @@ def _plan_package(binding: Binding, plan: Plan, provided: set[int]) -> None:
             plan.issues.append(
                 Issue(
                     use.chain[0],
-                    "ASP203",
+                    "ASP301",
                     f"assignment to {name} left unchanged; code migrated to anysubprocess "
                     f"will not see it (patch anysubprocess.{REWRITES[name]})",
                 )

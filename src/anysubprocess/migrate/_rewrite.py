@@ -1,0 +1,53 @@
+"""The rewrite, on libcst's concrete tree: parse, analyse, plan, edit (ASP2xx/ASP3xx findings)."""
+
+from __future__ import annotations
+
+from typing import overload
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from ._codes import Finding, Result
+from ._transform import Rewriter, plan
+from ._uses import analyse
+
+
+def parses(source: str | bytes) -> bool:
+    """Whether libcst can parse ``source``."""
+    try:
+        cst.parse_module(source)
+    except Exception:  # any failure means "no"
+        return False
+    return True
+
+
+@overload
+def rewrite(source: str, *, report: bool = True) -> Result: ...
+@overload
+def rewrite(source: bytes, *, report: bool = True) -> Result: ...
+def rewrite(source: str | bytes, *, report: bool = True) -> Result:
+    """Rewrite ``source``; the findings are what was left unchanged (ASP2xx, ASP3xx)."""
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc).replace("\n", " ").strip()
+        finding = Finding(exc.raw_line, exc.raw_column + 1, "ASP001", message)
+        return Result(source, source, [finding], error=message)
+    except (SyntaxError, UnicodeDecodeError, RecursionError) as exc:  # encoding, nesting
+        message = f"{type(exc).__name__}: {exc}"
+        return Result(source, source, [Finding(1, 1, "ASP001", message)], error=message)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    analysis = analyse(wrapper)
+    edits = plan(analysis)
+    findings: list[Finding] = []
+    if edits.issues and report:
+        positions = wrapper.resolve(PositionProvider)
+        unique: dict[Finding, None] = {}  # a use bound twice (import asyncio, asyncio.subprocess)
+        for issue in edits.issues:
+            start = positions[issue.node].start
+            unique[Finding(start.line, start.column + 1, issue.code, issue.message)] = None
+        findings = list(unique)
+    if edits.empty:
+        return Result(source, source, findings)
+    new = module.visit(Rewriter(edits, analysis.parents))
+    return Result(source, new.bytes if isinstance(source, bytes) else new.code, findings)
