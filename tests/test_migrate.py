@@ -718,3 +718,72 @@ def test_report_on_non_ascii_lines_counts_characters() -> None:
     source = "import asyncio\nx = 'été'; asyncio.sleep(1)\n"
     assert codes(source) == [(2, 12, "ASP101")]
     assert [(f.line, f.col) for f in migrate_source(source.encode()).findings] == [(2, 12)]
+
+
+# --- a Process built by hand is left as it is, and reported (item 2) -----------------------
+
+BY_HAND = """\
+import asyncio
+import asyncio.subprocess as sp
+from asyncio.subprocess import PIPE, Process
+
+
+def wrap(transport, protocol, loop):
+    return asyncio.subprocess.Process(transport, protocol, loop)
+
+
+def wrap2(transport, protocol, loop):
+    return Process(transport, protocol, loop)
+
+
+def wrap3(transport, protocol, loop) -> sp.Process:
+    return sp.Process(transport, protocol, loop)
+
+
+async def spawn() -> Process:
+    return await asyncio.create_subprocess_exec("true", stdout=PIPE)
+"""
+
+
+def test_process_built_by_hand_is_left_and_reported(tmp_path: Path) -> None:
+    out = migrated(BY_HAND)
+    assert "return asyncio.subprocess.Process(transport, protocol, loop)" in out
+    assert "return Process(transport, protocol, loop)" in out
+    assert "return sp.Process(transport, protocol, loop)" in out
+    assert "import asyncio.subprocess as sp\n" in out
+    assert "from asyncio.subprocess import Process\nfrom anysubprocess import PIPE\n" in out
+    assert 'await anysubprocess.create_subprocess_exec("true", stdout=PIPE)' in out
+    assert [c for c in codes(BY_HAND) if c[2] == "ASP203"] == [
+        (7, 12, "ASP203"),
+        (11, 12, "ASP203"),
+        (15, 12, "ASP203"),
+    ]
+    # The migrated module still builds asyncio's Process under asyncio (as anyio does), and
+    # its factory call is anysubprocess's.
+    (tmp_path / "byhand.py").write_text(out)
+    driver = """
+import asyncio, sys, byhand
+
+async def main():
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.subprocess_exec(
+        lambda: asyncio.subprocess.SubprocessStreamProtocol(limit=2**16, loop=loop),
+        sys.executable, "-c", "print('by hand')", stdout=asyncio.subprocess.PIPE,
+    )
+    for wrap in (byhand.wrap, byhand.wrap2, byhand.wrap3):
+        proc = wrap(transport, protocol, loop)
+        assert type(proc) is asyncio.subprocess.Process
+    out, _ = await proc.communicate()
+    print(out.decode().strip(), type(await byhand.spawn()).__module__)
+
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", driver],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "by hand anysubprocess\n"

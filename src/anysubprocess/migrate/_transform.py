@@ -87,6 +87,26 @@ def _unmirrored(use: Use, index: int, plan: Plan) -> bool:
     return False
 
 
+_BY_HAND = (
+    "asyncio.subprocess.Process built by hand (from a transport and a protocol) left unchanged: "
+    "anysubprocess.Process is not built that way; it stays asyncio's"
+)
+
+
+def _built_by_hand(
+    use: Use, index: int, plan: Plan, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> bool:
+    """Whether ``use`` calls ``asyncio.subprocess.Process(...)`` itself (and say so)."""
+    if len(use.chain) <= index or use.qualified[index] != "asyncio.subprocess.Process":
+        return False
+    node = use.chain[index]
+    parent = parents.get(node)
+    if isinstance(parent, cst.Call) and parent.func is node:
+        plan.issues.append(Issue(use.chain[0], "ASP203", _BY_HAND))
+        return True
+    return False
+
+
 def _has_anysubprocess(binding: Binding) -> bool:
     return any(
         isinstance(a, ImportAssignment) and isinstance(a.node, cst.Import)
@@ -94,7 +114,12 @@ def _has_anysubprocess(binding: Binding) -> bool:
     )
 
 
-def _plan_package(binding: Binding, plan: Plan, provided: set[int]) -> None:
+def _plan_package(
+    binding: Binding,
+    plan: Plan,
+    provided: set[int],
+    parents: Mapping[cst.CSTNode, cst.CSTNode],
+) -> None:
     """``import asyncio [as aio]``: rewrite the uses that are subprocess API."""
     rewritten = remaining = 0
     submodule = False
@@ -102,7 +127,11 @@ def _plan_package(binding: Binding, plan: Plan, provided: set[int]) -> None:
         target = next(
             (k for k in range(len(use.chain) - 1, -1, -1) if use.qualified[k] in REWRITES), None
         )
-        if target is None or _unmirrored(use, target + 1, plan):
+        if (
+            target is None
+            or _unmirrored(use, target + 1, plan)
+            or _built_by_hand(use, target, plan, parents)
+        ):
             remaining += 1
             continue
         if use.is_store and target == len(use.chain) - 1:
@@ -145,13 +174,19 @@ def plan(analysis: Analysis) -> Plan:
     provided: set[int] = set()  # scopes that have (or will have) `import anysubprocess`
     for binding in analysis.bindings:
         if binding.kind == "asyncio":
-            _plan_package(binding, result, provided)
+            _plan_package(binding, result, provided, analysis.parents)
         elif binding.kind == "subprocess":
-            blocked = [u for u in binding.uses if _unmirrored(u, 1, result)]
+            blocked = [
+                u
+                for u in binding.uses
+                if _unmirrored(u, 1, result) or _built_by_hand(u, 1, result, analysis.parents)
+            ]
             if not blocked:
                 _plan_move(binding, result)
         elif binding.kind == "name":
-            _plan_move(binding, result)
+            by_hand = [u for u in binding.uses if _built_by_hand(u, 0, result, analysis.parents)]
+            if not by_hand:
+                _plan_move(binding, result)
         elif binding.target.startswith("asyncio.subprocess."):
             name = binding.target.rsplit(".", 1)[1]
             result.issues.append(
