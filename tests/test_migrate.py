@@ -111,9 +111,8 @@ REWRITTEN = [
     pytest.param(
         "import anysubprocess\nimport asyncio, asyncio.subprocess\n"
         "x = asyncio.create_subprocess_exec\ny = asyncio.subprocess.PIPE\n",
-        "import anysubprocess\nimport anysubprocess\n"
-        "x = anysubprocess.create_subprocess_exec\ny = anysubprocess.PIPE\n",
-        id="every-alias-replaced-never-an-empty-import",
+        "import anysubprocess\nx = anysubprocess.create_subprocess_exec\ny = anysubprocess.PIPE\n",
+        id="every-alias-replaced-the-statement-goes",
     ),
     pytest.param(
         "import asyncio\nclass A:\n    spawn = asyncio.create_subprocess_exec\n"
@@ -564,9 +563,10 @@ def test_migrated_sample_runs_under_asyncio_and_trio(
     assert b"asyncio.gather(" in after["procs.py"]
     assert b'"""Run child processes with asyncio.create_subprocess_exec' in after["procs.py"]
     procs = root / "sample" / "procs.py"
-    assert f"{procs}:45:21: ASP104 asyncio.gather" in err
-    assert f"{procs}:46:11: ASP101 asyncio.sleep" in err
-    assert f"{procs}:51:5: ASP100 asyncio.run" in err
+    # At their lines in the written file (one import line was added above them).
+    assert f"{procs}:46:21: ASP104 asyncio.gather" in err
+    assert f"{procs}:47:11: ASP101 asyncio.sleep" in err
+    assert f"{procs}:52:5: ASP100 asyncio.run" in err
 
     for loop in ("asyncio", "trio"):
         result = run_sample(root, loop)
@@ -787,3 +787,113 @@ asyncio.run(main())
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == "by hand anysubprocess\n"
+
+
+# --- output that patch, git apply and ruff take (item 5) -----------------------------------
+
+FORM_FEED = (
+    b"import asyncio\n"
+    b"\x0c\n"  # a page break line, as in CPython's own sources
+    b"x = asyncio.create_subprocess_exec  # a\x0cb\x0bc\x1cd\n"
+    b"y = 1\n"
+)
+LATIN_1 = (
+    "# -*- coding: latin-1 -*-\n"
+    "import asyncio\n"
+    "CAF\xc9 = 'caf\xe9'\n"
+    "x = asyncio.create_subprocess_exec  # \xe9t\xe9\n"
+    "asyncio.run(f())\n"
+).encode("latin-1")
+
+
+def _apply_with(
+    tool: str, tmp_path: Path, files: dict[str, bytes], diff: bytes
+) -> dict[str, bytes]:
+    copy = tmp_path / f"applied-{tool}"
+    for name, data in files.items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes(data)
+    command = ["patch", "-p1", "--batch"] if tool == "patch" else ["git", "apply", "-p1", "-"]
+    # -p1: the diff names proj/ff.py; applied inside proj/, as a patch from a checkout is.
+    done = subprocess.run(command, cwd=copy / "proj", input=diff, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return {name: (copy / name).read_bytes() for name in files}
+
+
+@pytest.mark.parametrize("tool", ["patch", "git"])
+def test_diff_applies_with_form_feeds_and_latin_1(
+    tool: str,
+    tmp_path: Path,
+    capsysbinary: pytest.CaptureFixture[bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"needs {tool}")
+    files = {"proj/ff.py": FORM_FEED, "proj/latin.py": LATIN_1}
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    monkeypatch.chdir(tmp_path)
+    assert main(["proj"]) == 0
+    diff = capsysbinary.readouterr().out
+    assert "+x = anysubprocess.create_subprocess_exec  # \xe9t\xe9\n".encode("latin-1") in diff
+    assert b"\x0cb\x0bc\x1cd\n" in diff
+    applied = _apply_with(tool, tmp_path, files, diff)
+    assert main(["--write", "proj"]) == 0
+    written = {name: (tmp_path / name).read_bytes() for name in files}
+    assert applied == written
+    assert written["proj/latin.py"] == LATIN_1.replace(
+        b"import asyncio\n", b"import asyncio\nimport anysubprocess\n"
+    ).replace(b"asyncio.create", b"anysubprocess.create")
+    for data in written.values():
+        compile(data, "<migrated>", "exec")
+
+
+IMPORT_STYLES = {
+    "both.py": "import asyncio\nimport asyncio.subprocess\n\n"
+    "x = asyncio.create_subprocess_exec\ny = asyncio.subprocess.PIPE\n",
+    "stars.py": "from asyncio import *  # noqa: F403\n"
+    "from asyncio.subprocess import *  # noqa: F403\n\n"
+    "x = create_subprocess_exec\n",
+    "noqa.py": "from asyncio import sleep, create_subprocess_exec  # noqa: F401\n",
+}
+
+
+def test_import_styles_give_one_import_and_keep_noqa(tmp_path: Path) -> None:
+    outs = {name: migrated(source) for name, source in IMPORT_STYLES.items()}
+    assert outs["both.py"] == (
+        "import anysubprocess\n\nx = anysubprocess.create_subprocess_exec\ny = anysubprocess.PIPE\n"
+    )
+    assert outs["stars.py"].count("from anysubprocess import create_subprocess_exec\n") == 1
+    assert outs["noqa.py"] == (
+        "from asyncio import sleep  # noqa: F401\n"
+        "from anysubprocess import create_subprocess_exec  # noqa: F401\n"
+    )
+    ruff = Path(sys.executable).parent / "ruff"
+    if not ruff.exists():
+        pytest.skip("needs ruff (the lint group)")
+    for name, out in outs.items():
+        (tmp_path / name).write_text(out)
+    done = subprocess.run(
+        [str(ruff), "check", "--isolated", "--no-cache", "--select", "F", "--ignore", "F405", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout  # no F811 (a second import), no F401 without noqa
+
+
+def test_write_reports_at_the_lines_after_the_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "m.py"
+    path.write_text(
+        "from asyncio import sleep, create_subprocess_exec\n\n"
+        "async def f():\n    await sleep(1)\n    await create_subprocess_exec('true')\n"
+    )
+    assert main([str(path)]) == 0
+    assert f"{path}:4:11: ASP101" in capsys.readouterr().err  # the file as it is
+    assert main(["--write", str(path)]) == 0
+    assert f"{path}:5:11: ASP101" in capsys.readouterr().err  # the file as written
+    assert path.read_text().splitlines()[4] == "    await sleep(1)"

@@ -12,11 +12,12 @@ import functools
 import io
 import multiprocessing
 import os
+import re
 import sys
 import tokenize
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ._codes import CODES, Finding
 from ._walk import walk
@@ -91,28 +92,64 @@ class Outcome:
 
     path: str
     migrated: bytes | None  # None when unchanged
-    diff: str
+    diff: bytes
     findings: list[Finding]
     error: bool
 
 
-def _diff(path: str, old: bytes, new: bytes) -> str:
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _lines(text: str) -> list[str]:
+    """Lines as Python and ``patch`` see them, ends kept.
+
+    Not ``str.splitlines``: it also splits on form feed, vertical tab, \\x1c-\\x1e, \\x85,
+    \\u2028 and \\u2029, which are ordinary characters inside a line for ``patch``.
+    """
+    return _LINE.findall(text)
+
+
+def _diff(path: str, old: bytes, new: bytes) -> bytes:
+    """A unified diff that ``patch`` and ``git apply`` take: in the file's own encoding."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(old).readline)
-    except SyntaxError:  # pragma: no cover - libcst parsed it, so the declaration is fine
+    except SyntaxError:  # pragma: no cover - the file parsed, so the declaration is fine
+        encoding = "utf-8"
+    if encoding == "utf-8-sig":  # the BOM is part of the first line's bytes
         encoding = "utf-8"
     lines = difflib.unified_diff(
-        old.decode(encoding).splitlines(keepends=True),
-        new.decode(encoding).splitlines(keepends=True),
+        _lines(old.decode(encoding)),
+        _lines(new.decode(encoding)),
         fromfile=path,
         tofile=path,
+        lineterm="\n",
     )
-    return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    text = "".join(
+        line if line.endswith(("\n", "\r")) else line + "\n\\ No newline at end of file\n"
+        for line in lines
     )
+    # The paths in the headers are bytes of the file system's encoding; the lines, the file's.
+    head, _, body = text.partition("\n@@")
+    return os.fsencode(head) + b"\n@@" + body.encode(encoding, "surrogateescape")
 
 
-def process(path: str, report: bool = True) -> Outcome:
+def _moved(findings: list[Finding], old: bytes, new: bytes) -> list[Finding]:
+    """``findings`` about ``old``, at their lines in ``new`` (what a user of --write opens)."""
+    before, after = _lines(old.decode("latin-1")), _lines(new.decode("latin-1"))
+    where: dict[int, int] = {}
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        for i in range(i1, i2):
+            if tag == "equal":
+                where[i + 1] = j1 + (i - i1) + 1
+            elif j2 > j1:  # a rewritten line: where its replacement starts
+                where[i + 1] = j1 + min(i - i1, j2 - j1 - 1) + 1
+            else:  # pragma: no cover - the tool removes only import lines, never reported
+                where[i + 1] = j1 + 1
+    return [replace(f, line=where.get(f.line, f.line)) for f in findings]
+
+
+def process(path: str, report: bool = True, write: bool = False) -> Outcome:
     """Migrate one file (in a worker process, or not)."""
     from ._migrate import migrate
 
@@ -121,17 +158,18 @@ def process(path: str, report: bool = True) -> Outcome:
             old = f.read()
     except OSError as exc:
         finding = Finding(1, 1, "ASP001", f"cannot read: {exc.strerror or exc}")
-        return Outcome(path, None, "", [finding], True)
+        return Outcome(path, None, b"", [finding], True)
     result = migrate(old, report=report)
     new = result.migrated
     assert isinstance(new, bytes)
     if new == old:
-        return Outcome(path, None, "", result.findings, result.error is not None)
-    return Outcome(path, new, _diff(path, old, new), result.findings, False)
+        return Outcome(path, None, b"", result.findings, result.error is not None)
+    findings = _moved(result.findings, old, new) if write else result.findings
+    return Outcome(path, new, _diff(path, old, new), findings, False)
 
 
-def _outcomes(files: list[str], jobs: int, report: bool) -> Iterator[Outcome]:
-    work = functools.partial(process, report=report)
+def _outcomes(files: list[str], jobs: int, report: bool, write: bool) -> Iterator[Outcome]:
+    work = functools.partial(process, report=report, write=write)
     if jobs <= 1 or len(files) < 2:
         yield from map(work, files)
         return
@@ -166,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(skipped, file=sys.stderr)
     jobs = args.jobs or ((os.cpu_count() or 1) if len(files) >= POOL_THRESHOLD else 1)
     changed = failed = reported = 0
-    for outcome in _outcomes(files, jobs, report=not args.no_report):
+    for outcome in _outcomes(files, jobs, report=not args.no_report, write=args.write):
         for finding in outcome.findings:
             if finding.code == "ASP001" or not args.no_report:
                 print(finding.format(outcome.path), file=sys.stderr)
@@ -182,7 +220,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.check:
             print(f"would migrate {outcome.path}", file=sys.stderr)
         else:
-            sys.stdout.write(outcome.diff)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(outcome.diff)
+            sys.stdout.buffer.flush()
     verb = "migrated" if args.write else "to migrate"
     print(
         f"{len(files)} files checked, {changed} {verb}, {failed} unparsable, {reported} findings",

@@ -117,7 +117,7 @@ def _has_anysubprocess(binding: Binding) -> bool:
 def _plan_package(
     binding: Binding,
     plan: Plan,
-    provided: set[int],
+    provided: set[tuple[int, str]],
     parents: Mapping[cst.CSTNode, cst.CSTNode],
 ) -> None:
     """``import asyncio [as aio]``: rewrite the uses that are subprocess API."""
@@ -154,14 +154,15 @@ def _plan_package(
         return
     module = "anysubprocess.subprocess" if submodule else "anysubprocess"
     # `import anysubprocess` alone may not load the .subprocess submodule: import it by name.
-    have = not submodule and (id(binding.scope) in provided or _has_anysubprocess(binding))
-    provided.add(id(binding.scope))
+    key = (id(binding.scope), module)
+    have = key in provided or (not submodule and _has_anysubprocess(binding))
+    provided.add(key)
     stmt = binding.stmt
     assert isinstance(stmt, cst.Import)
     if remaining:
         if not have:
             plan.add_after(stmt, _import(module))
-    elif have and len(stmt.names) > 1:
+    elif have:  # `import asyncio` + `import asyncio.subprocess`: one `import anysubprocess`
         plan.drop.add(id(binding.alias))
     else:
         plan.rename[id(binding.alias)] = module
@@ -171,7 +172,8 @@ def _plan_package(
 def plan(analysis: Analysis) -> Plan:
     """Decide every edit, and the ASP2xx findings for what is left unchanged."""
     result = Plan()
-    provided: set[int] = set()  # scopes that have (or will have) `import anysubprocess`
+    # (scope, module): scopes that have (or will have) `import anysubprocess[.subprocess]`
+    provided: set[tuple[int, str]] = set()
     for binding in analysis.bindings:
         if binding.kind == "asyncio":
             _plan_package(binding, result, provided, analysis.parents)
@@ -196,8 +198,11 @@ def plan(analysis: Analysis) -> Plan:
                     f"asyncio.subprocess.{name} has no anysubprocess equivalent; left unchanged",
                 )
             )
+    added: set[str] = set()  # names already imported from anysubprocess after a star import
     for star in analysis.stars:
         used = sorted(n for n in STAR_NAMES if n in analysis.unresolved)
+        new = [n for n in used if n not in added]
+        added.update(used)
         result.issues.append(
             Issue(
                 star,
@@ -206,12 +211,12 @@ def plan(analysis: Analysis) -> Plan:
                 + (f"; {', '.join(used)} now imported from anysubprocess" if used else ""),
             )
         )
-        if used:
+        if new:
             result.add_after(
                 star,
                 cst.ImportFrom(
                     module=cst.Name("anysubprocess"),
-                    names=[cst.ImportAlias(name=cst.Name(n)) for n in used],
+                    names=[cst.ImportAlias(name=cst.Name(n)) for n in new],
                 ),
             )
     return result
@@ -258,6 +263,7 @@ class Rewriter(cst.CSTTransformer):
     def __init__(self, plan: Plan, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> None:
         super().__init__()
         self.plan = plan
+        self.inherits: set[int] = set()  # new statements that keep their line's noqa comment
         # Only the nodes to edit and their ancestors are visited: libcst rebuilds every node it
         # visits, and most of a module has nothing to change.
         targets = {*plan.replace, *plan.rename, *plan.drop, *plan.move, *plan.after}
@@ -283,7 +289,9 @@ class Rewriter(cst.CSTTransformer):
             return updated_node
         return _dotted(new).with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
 
-    def leave_Import(self, original_node: cst.Import, updated_node: cst.Import) -> cst.Import:
+    def leave_Import(
+        self, original_node: cst.Import, updated_node: cst.Import
+    ) -> cst.Import | cst.RemovalSentinel:
         names = []
         for orig, alias in zip(original_node.names, updated_node.names, strict=True):
             new = self.plan.rename.get(id(orig))
@@ -293,9 +301,8 @@ class Rewriter(cst.CSTTransformer):
                     alias = alias.with_changes(asname=None)
             names.append(alias)
         keep = [id(a) not in self.plan.drop for a in original_node.names]
-        if not any(keep):  # every alias bound asyncio: one of them becomes the new import
-            keep[0] = True
-            names[0] = names[0].with_changes(name=_dotted("anysubprocess"), asname=None)
+        if not any(keep):  # the scope imports anysubprocess elsewhere already
+            return cst.RemoveFromParent()
         return updated_node.with_changes(names=_without(names, keep, parenthesized=False))
 
     def leave_ImportFrom(
@@ -310,13 +317,12 @@ class Rewriter(cst.CSTTransformer):
         assert not isinstance(updated_node.names, cst.ImportStar)
         gone = {id(a) for a in moved}
         keep = [id(a) not in gone for a in original_node.names]
-        self.plan.add_after(
-            original_node,
-            cst.ImportFrom(
-                module=cst.Name("anysubprocess"),
-                names=[a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in moved],
-            ),
+        split = cst.ImportFrom(
+            module=cst.Name("anysubprocess"),
+            names=[a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for a in moved],
         )
+        self.plan.add_after(original_node, split)
+        self.inherits.add(id(split))
         return updated_node.with_changes(
             names=_without(updated_node.names, keep, parenthesized=updated_node.lpar is not None)
         )
@@ -330,8 +336,19 @@ class Rewriter(cst.CSTTransformer):
         added = self._added(original_node.body)
         if not added:
             return updated_node
+        # Names split off a `from asyncio import ...` keep that line's noqa comment.
+        trailing = updated_node.trailing_whitespace
+        noqa = trailing.comment is not None and "noqa" in trailing.comment.value
         return cst.FlattenSentinel(
-            [updated_node, *(cst.SimpleStatementLine(body=[new]) for new in added)]
+            [
+                updated_node,
+                *(
+                    cst.SimpleStatementLine(body=[new], trailing_whitespace=trailing)
+                    if noqa and id(new) in self.inherits
+                    else cst.SimpleStatementLine(body=[new])
+                    for new in added
+                ),
+            ]
         )
 
     def leave_SimpleStatementSuite(
