@@ -516,7 +516,10 @@ def scan(source: str | bytes) -> Scan:
         findings[finding] = None
     result.findings = sorted(findings, key=lambda f: (f.line, f.col, f.code))
     if any(
-        _MOCK_STRING.match(s) or s in _FACTORY_NAMES or "asyncio.subprocess" in s
+        _MOCK_STRING.match(s)
+        or s in _FACTORY_NAMES
+        or ".subprocess." in s
+        or "create_subprocess_" in s
         for s in collector.strings
     ):
         result.rewrite = True  # a mock's target, a string annotation: libcst decides

@@ -44,6 +44,7 @@ class Plan:
     """The edits to make, keyed by the original nodes."""
 
     replace: dict[int, str] = field(default_factory=dict)  # Attribute -> dotted replacement
+    strings: dict[int, str] = field(default_factory=dict)  # string annotation -> new literal
     rename: dict[int, str] = field(default_factory=dict)  # Import alias -> new dotted name
     unalias: set[int] = field(default_factory=set)  # renamed aliases that lose their `as`
     drop: set[int] = field(default_factory=set)  # aliases to remove from their statement
@@ -57,7 +58,14 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.replace or self.rename or self.move or self.to_anysubprocess or self.after)
+        return not (
+            self.replace
+            or self.strings
+            or self.rename
+            or self.move
+            or self.to_anysubprocess
+            or self.after
+        )
 
 
 def _dotted(name: str) -> cst.Attribute | cst.Name:
@@ -107,6 +115,98 @@ def _built_by_hand(
     return False
 
 
+def _bound_name(binding: Binding) -> str:
+    if binding.alias.asname is not None:
+        name = binding.alias.asname.name
+        assert isinstance(name, cst.Name)
+        return name.value
+    return "asyncio"
+
+
+def _plan_string(node: cst.CSTNode, bound: str, plan: Plan) -> tuple[bool, bool]:
+    """Rewrite asyncio's subprocess names inside a string annotation, as in code.
+
+    Returns (rewritten, something of asyncio's left). ``"asyncio.subprocess.Process | None"``
+    becomes ``"anysubprocess.Process | None"``; a string the tool cannot rewrite safely (a
+    prefix, an escape, a concatenation) is reported (ASP303), since mypy would fail on it.
+    """
+    text = node.evaluated_value if isinstance(node, cst.SimpleString) else None
+    if not isinstance(node, cst.SimpleString) or not isinstance(text, str):
+        if "subprocess" in cst.Module([]).code_for_node(node):
+            plan.issues.append(Issue(node, "ASP303", _UNREWRITABLE))
+        return False, True
+    quote = node.quote
+    body = node.value[len(node.prefix) + len(quote) : -len(quote)]
+    try:
+        expression = cst.parse_expression(text)
+    except cst.ParserSyntaxError:
+        return False, True
+    found = _StringChains(bound)
+    expression.visit(found)
+    if not found.edits:
+        return False, found.left
+    if node.prefix or body != text:
+        plan.issues.append(Issue(node, "ASP303", _UNREWRITABLE))
+        return False, True
+    new = expression.visit(_ReplaceChains(found.edits))
+    assert isinstance(new, cst.BaseExpression)
+    plan.strings[id(node)] = f"{quote}{cst.Module([]).code_for_node(new)}{quote}"
+    return True, found.left
+
+
+_UNREWRITABLE = (
+    "string annotation names asyncio's subprocess API and cannot be rewritten safely; "
+    "write it as anysubprocess.Process (mypy fails on the migrated code until then)"
+)
+
+
+class _StringChains(cst.CSTVisitor):
+    """The attribute chains headed by ``bound`` in a string annotation's expression."""
+
+    def __init__(self, bound: str) -> None:
+        super().__init__()
+        self.bound = bound
+        self.edits: dict[int, str] = {}
+        self.left = False  # a chain of asyncio's that stays
+
+    def visit_Attribute(self, node: cst.Attribute) -> bool:
+        chain: list[cst.BaseExpression] = [node]
+        while isinstance(chain[-1], cst.Attribute):
+            chain.append(chain[-1].value)
+        head = chain[-1]
+        if not isinstance(head, cst.Name) or head.value != self.bound:
+            return True
+        chain.reverse()  # head first
+        names = ["asyncio"]
+        for link in chain[1:]:
+            assert isinstance(link, cst.Attribute)
+            names.append(f"{names[-1]}.{link.attr.value}")
+        for k in range(len(chain) - 1, 0, -1):
+            new = REWRITES.get(names[k])
+            unmirrored = names[k] == "asyncio.subprocess" and k + 1 < len(chain)
+            if new is not None and not unmirrored:
+                self.edits[id(chain[k])] = f"anysubprocess.{new}"
+                return False
+        self.left = True
+        return False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.bound:
+            self.left = True
+
+
+class _ReplaceChains(cst.CSTTransformer):
+    def __init__(self, edits: Mapping[int, str]) -> None:
+        super().__init__()
+        self.edits = edits
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        new = self.edits.get(id(original_node))
+        return updated_node if new is None else _dotted(new)
+
+
 def _has_anysubprocess(binding: Binding) -> bool:
     return any(
         isinstance(a, ImportAssignment) and isinstance(a.node, cst.Import)
@@ -123,7 +223,13 @@ def _plan_package(
     """``import asyncio [as aio]``: rewrite the uses that are subprocess API."""
     rewritten = remaining = 0
     submodule = False
+    bound = _bound_name(binding)
     for use in binding.uses:
+        if not use.chain:  # a use inside a string annotation
+            done, left = _plan_string(use.node, bound, plan)
+            rewritten += done
+            remaining += left
+            continue
         target = next(
             (k for k in range(len(use.chain) - 1, -1, -1) if use.qualified[k] in REWRITES), None
         )
@@ -266,7 +372,7 @@ class Rewriter(cst.CSTTransformer):
         self.inherits: set[int] = set()  # new statements that keep their line's noqa comment
         # Only the nodes to edit and their ancestors are visited: libcst rebuilds every node it
         # visits, and most of a module has nothing to change.
-        targets = {*plan.replace, *plan.rename, *plan.drop, *plan.move, *plan.after}
+        targets = {*plan.replace, *plan.strings, *plan.rename, *plan.drop, *plan.move, *plan.after}
         targets |= plan.to_anysubprocess
         self.wanted: set[int] = set()
         for node in parents:
@@ -288,6 +394,12 @@ class Rewriter(cst.CSTTransformer):
         if new is None:
             return updated_node
         return _dotted(new).with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
+
+    def leave_SimpleString(
+        self, original_node: cst.SimpleString, updated_node: cst.SimpleString
+    ) -> cst.SimpleString:
+        new = self.plan.strings.get(id(original_node))
+        return updated_node if new is None else updated_node.with_changes(value=new)
 
     def leave_Import(
         self, original_node: cst.Import, updated_node: cst.Import
