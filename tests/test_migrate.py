@@ -951,3 +951,106 @@ def test_string_annotations_are_rewritten_or_reported(tmp_path: Path) -> None:
         timeout=300,
     )
     assert done.returncode == 0, done.stdout
+
+
+# --- mocks of asyncio's factories follow the code they mock, or are reported (item 3) -------
+
+MOCKED_PROJECT = {
+    "app/__init__.py": "",
+    "app/runner.py": "import asyncio\nimport sys\n\n\nasync def run():\n"
+    "    return await asyncio.create_subprocess_exec(sys.executable, '-c', 'pass')\n",
+    "app/direct.py": "from asyncio import create_subprocess_shell\n\n\nasync def run():\n"
+    "    return await create_subprocess_shell('exit 0')\n",
+    "tests/test_runner.py": """\
+import asyncio
+from unittest import mock
+
+from app import runner
+
+
+async def fake(*args, **kwargs):
+    return "fake"
+
+
+def test_patch():
+    with mock.patch("asyncio.create_subprocess_exec", fake):
+        assert asyncio.run(runner.run()) == "fake"
+
+
+def test_patch_object():
+    with mock.patch.object(asyncio, "create_subprocess_exec", fake):
+        assert asyncio.run(runner.run()) == "fake"
+
+
+def test_monkeypatch(monkeypatch):
+    monkeypatch.setattr(asyncio, "create_subprocess_exec", fake)
+    assert asyncio.run(runner.run()) == "fake"
+
+
+def test_monkeypatch_string(monkeypatch):
+    monkeypatch.setattr("asyncio.create_subprocess_exec", fake)
+    assert asyncio.run(runner.run()) == "fake"
+""",
+    "tests/test_direct.py": """\
+from unittest import mock
+
+from app import direct
+
+
+def test_never_reached_by_the_mock():
+    with mock.patch("asyncio.create_subprocess_shell") as fake:
+        assert fake is not None
+""",
+}
+
+
+def _pytest(root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:anyio", "tests"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def test_mocks_follow_the_code_under_test_or_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "proj"
+    for name, text in MOCKED_PROJECT.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    before = _pytest(root)
+    assert before.returncode == 0, before.stdout
+    assert "5 passed" in before.stdout
+
+    assert main(["--write", str(root)]) == 0
+    err = capsys.readouterr().err
+    tests = (root / "tests" / "test_runner.py").read_text()
+    assert 'mock.patch("anysubprocess.create_subprocess_exec", fake)' in tests
+    assert 'mock.patch.object(anysubprocess, "create_subprocess_exec", fake)' in tests
+    assert 'monkeypatch.setattr(anysubprocess, "create_subprocess_exec", fake)' in tests
+    assert 'monkeypatch.setattr("anysubprocess.create_subprocess_exec", fake)' in tests
+    assert tests.startswith("import asyncio\nimport anysubprocess\n")
+    # direct.py imports the name: the mock never reached it, before or after. Reported.
+    direct = root / "tests" / "test_direct.py"
+    assert 'mock.patch("asyncio.create_subprocess_shell")' in direct.read_text()
+    assert f"{direct}:7:21: ASP302 mock of asyncio.create_subprocess_shell left unchanged" in err
+
+    after = _pytest(root)  # the mocks still replace what the migrated code calls
+    assert after.returncode == 0, after.stdout
+    assert "5 passed" in after.stdout
+
+
+def test_mock_in_the_module_that_calls_the_factory() -> None:
+    source = (
+        "import asyncio\nfrom unittest import mock\n\n"
+        "async def run():\n    return await asyncio.create_subprocess_exec('true')\n\n"
+        "patcher = mock.patch('asyncio.create_subprocess_exec')\n"
+    )
+    assert "mock.patch('anysubprocess.create_subprocess_exec')" in migrated(source)
+    alone = "from unittest import mock\npatcher = mock.patch('asyncio.create_subprocess_exec')\n"
+    assert migrate_source(alone).migrated == alone
+    assert codes(alone) == [(2, 22, "ASP302")]

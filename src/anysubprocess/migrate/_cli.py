@@ -15,7 +15,7 @@ import os
 import re
 import sys
 import tokenize
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -95,6 +95,9 @@ class Outcome:
     diff: bytes
     findings: list[Finding]
     error: bool
+    called: frozenset[str] = frozenset()  # factories called as asyncio.<factory>
+    imports: frozenset[str] = frozenset()  # absolute modules imported
+    mocked: frozenset[str] = frozenset()  # factories whose mocks were left (ASP302)
 
 
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
@@ -149,9 +152,11 @@ def _moved(findings: list[Finding], old: bytes, new: bytes) -> list[Finding]:
     return [replace(f, line=where.get(f.line, f.line)) for f in findings]
 
 
-def process(path: str, report: bool = True, write: bool = False) -> Outcome:
+def process(
+    path: str, report: bool = True, write: bool = False, patchable: Set[str] = frozenset()
+) -> Outcome:
     """Migrate one file (in a worker process, or not)."""
-    from ._migrate import migrate
+    from ._migrate import migrate_with_facts
 
     try:
         with open(path, "rb") as f:
@@ -159,13 +164,34 @@ def process(path: str, report: bool = True, write: bool = False) -> Outcome:
     except OSError as exc:
         finding = Finding(1, 1, "ASP001", f"cannot read: {exc.strerror or exc}")
         return Outcome(path, None, b"", [finding], True)
-    result = migrate(old, report=report)
+    result, facts = migrate_with_facts(old, report=report, patchable=patchable)
     new = result.migrated
     assert isinstance(new, bytes)
+    known = (frozenset(facts.called), frozenset(facts.imports), frozenset(facts.mocked))
     if new == old:
-        return Outcome(path, None, b"", result.findings, result.error is not None)
+        return Outcome(path, None, b"", result.findings, result.error is not None, *known)
     findings = _moved(result.findings, old, new) if write else result.findings
-    return Outcome(path, new, _diff(path, old, new), findings, False)
+    return Outcome(path, new, _diff(path, old, new), findings, False, *known)
+
+
+def _module_names(path: str) -> Iterator[str]:
+    """The dotted names ``path`` may be imported as: ``a/b/c.py`` -> ``c``, ``b.c``, ``a.b.c``."""
+    parts = os.path.normpath(path)[: -len(".py")].split(os.sep)
+    if parts[-1] == "__init__":
+        parts.pop()
+    for i in range(len(parts) - 1, -1, -1):
+        if parts[i].isidentifier():
+            yield ".".join(parts[i:])
+        else:
+            break
+
+
+def _patchable(outcome: Outcome, called: Mapping[str, frozenset[str]]) -> frozenset[str]:
+    """The factories that modules ``outcome``'s module imports (in this run) call on asyncio."""
+    found: set[str] = set()
+    for name in outcome.imports:
+        found |= called.get(name, frozenset())
+    return frozenset(found & outcome.mocked)
 
 
 def _outcomes(files: list[str], jobs: int, report: bool, write: bool) -> Iterator[Outcome]:
@@ -204,14 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(skipped, file=sys.stderr)
     jobs = args.jobs or ((os.cpu_count() or 1) if len(files) >= POOL_THRESHOLD else 1)
     changed = failed = reported = 0
-    for outcome in _outcomes(files, jobs, report=not args.no_report, write=args.write):
+
+    def emit(outcome: Outcome) -> None:
+        nonlocal changed, failed, reported
         for finding in outcome.findings:
             if finding.code == "ASP001" or not args.no_report:
                 print(finding.format(outcome.path), file=sys.stderr)
                 reported += 1
         failed += outcome.error
         if outcome.migrated is None:
-            continue
+            return
         changed += 1
         if args.write:
             with open(outcome.path, "wb") as f:
@@ -223,6 +251,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
             sys.stdout.buffer.write(outcome.diff)
             sys.stdout.buffer.flush()
+
+    # A mock left unchanged may name a factory that a module it imports calls on asyncio: those
+    # files get a second pass, once every module's facts are known (see _mocks.py).
+    called: dict[str, frozenset[str]] = {}
+    pending: list[Outcome] = []
+    for outcome in _outcomes(files, jobs, report=not args.no_report, write=args.write):
+        if outcome.called:
+            for name in _module_names(outcome.path):
+                called[name] = called.get(name, frozenset()) | outcome.called
+        if outcome.mocked:
+            pending.append(outcome)
+        else:
+            emit(outcome)
+    for outcome in pending:
+        patchable = _patchable(outcome, called)
+        if patchable:
+            outcome = process(outcome.path, not args.no_report, args.write, patchable)
+        emit(outcome)
     verb = "migrated" if args.write else "to migrate"
     print(
         f"{len(files)} files checked, {changed} {verb}, {failed} unparsable, {reported} findings",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import overload
+from collections.abc import Set
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -21,24 +21,25 @@ def parses(source: str | bytes) -> bool:
     return True
 
 
-@overload
-def rewrite(source: str, *, report: bool = True) -> Result: ...
-@overload
-def rewrite(source: bytes, *, report: bool = True) -> Result: ...
-def rewrite(source: str | bytes, *, report: bool = True) -> Result:
-    """Rewrite ``source``; the findings are what was left unchanged (ASP2xx, ASP3xx)."""
+def rewrite(
+    source: str | bytes, *, report: bool = True, patchable: Set[str] = frozenset()
+) -> tuple[Result, set[str]]:
+    """Rewrite ``source``; the findings are what was left unchanged (ASP2xx, ASP3xx).
+
+    Also returns the factories whose mocks were left unchanged (see ``_mocks``).
+    """
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         message = str(exc).replace("\n", " ").strip()
         finding = Finding(exc.raw_line, exc.raw_column + 1, "ASP001", message)
-        return Result(source, source, [finding], error=message)
+        return Result(source, source, [finding], error=message), set()
     except (SyntaxError, UnicodeDecodeError, RecursionError) as exc:  # encoding, nesting
         message = f"{type(exc).__name__}: {exc}"
-        return Result(source, source, [Finding(1, 1, "ASP001", message)], error=message)
+        return Result(source, source, [Finding(1, 1, "ASP001", message)], error=message), set()
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     analysis = analyse(wrapper)
-    edits = plan(analysis)
+    edits = plan(analysis, patchable)
     findings: list[Finding] = []
     if edits.issues and report:
         positions = wrapper.resolve(PositionProvider)
@@ -48,6 +49,7 @@ def rewrite(source: str | bytes, *, report: bool = True) -> Result:
             unique[Finding(start.line, start.column + 1, issue.code, issue.message)] = None
         findings = list(unique)
     if edits.empty:
-        return Result(source, source, findings)
+        return Result(source, source, findings), edits.mocked
     new = module.visit(Rewriter(edits, analysis.parents))
-    return Result(source, new.bytes if isinstance(source, bytes) else new.code, findings)
+    migrated = new.bytes if isinstance(source, bytes) else new.code
+    return Result(source, migrated, findings), edits.mocked

@@ -169,7 +169,12 @@ class Scan:
 
     findings: list[Finding] = field(default_factory=list)
     rewrite: bool = False
-    error: str | None = None  # the file cannot be parsed (an ASP001 finding is in findings)
+    error: str | None = None
+    # For mocks in other modules (the command line's second look, see _mocks.py):
+    called: set[str] = field(default_factory=set)  # factories called as asyncio.<factory>
+    imports: set[str] = field(
+        default_factory=set
+    )  # absolute modules imported  # the file cannot be parsed (an ASP001 finding is in findings)
 
 
 class _Collector(ast.NodeVisitor):
@@ -184,6 +189,7 @@ class _Collector(ast.NodeVisitor):
         self.isinstance_args: set[int] = set()
         self.strings: list[str] = []
         self.factory_imports = False
+        self.imports: set[str] = set()
 
     # -- scopes --------------------------------------------------------------------------
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
@@ -259,6 +265,7 @@ class _Collector(ast.NodeVisitor):
     # -- bindings ------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
+            self.imports.add(alias.name)
             if alias.name == "asyncio" or alias.name.startswith("asyncio."):
                 if alias.asname is None:
                     self.scope.bind("asyncio", "asyncio")
@@ -271,6 +278,9 @@ class _Collector(ast.NodeVisitor):
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
         is_asyncio = not node.level and (module == "asyncio" or module.startswith("asyncio."))
+        if not node.level:
+            self.imports.add(module)
+            self.imports.update(f"{module}.{alias.name}" for alias in node.names)
         for alias in node.names:
             if alias.name == "*":
                 if is_asyncio and module in ("asyncio", "asyncio.subprocess"):
@@ -510,7 +520,7 @@ def scan(source: str | bytes) -> Scan:
     except (SyntaxError, UnicodeDecodeError):  # pragma: no cover - ast decoded it already
         text = ""
     columns = _Columns(text)
-    result = Scan(rewrite=collector.factory_imports)
+    result = Scan(rewrite=collector.factory_imports, imports=collector.imports)
     findings: dict[Finding, None] = {}
     for finding in _findings(collector, resolver, columns, result):
         findings[finding] = None
@@ -539,6 +549,9 @@ def _findings(
             qualified.append(f"{qualified[-1]}.{part}")
         if any(q in _REWRITTEN or q.startswith("asyncio.subprocess") for q in qualified):
             result.rewrite = True
+            for q in qualified[1:]:  # an attribute of the module, looked up at call time
+                if q.rsplit(".", 1)[1] in _FACTORY_NAMES:
+                    result.called.add(q.rsplit(".", 1)[1])
         for q in qualified:
             name = _asyncio_name(q)
             code = BLOCKERS.get(name or "")

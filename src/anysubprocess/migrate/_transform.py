@@ -13,12 +13,13 @@ Only three kinds of edit are made, so formatting, comments and strings elsewhere
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.metadata import ImportAssignment
 
+from ._mocks import FACTORIES, message, object_target, string_target
 from ._uses import MIRRORED, STAR_NAMES, Analysis, Binding, Use
 
 # Qualified asyncio name -> its name in anysubprocess.
@@ -52,6 +53,7 @@ class Plan:
     to_anysubprocess: set[int] = field(default_factory=set)  # ImportFrom: whole module changes
     after: dict[int, list[cst.BaseSmallStatement]] = field(default_factory=dict)  # stmt -> new
     issues: list[Issue] = field(default_factory=list)
+    mocked: set[str] = field(default_factory=set)  # factories whose mocks were left (ASP302)
 
     def add_after(self, stmt: cst.CSTNode, new: cst.BaseSmallStatement) -> None:
         self.after.setdefault(id(stmt), []).append(new)
@@ -219,12 +221,23 @@ def _plan_package(
     plan: Plan,
     provided: set[tuple[int, str]],
     parents: Mapping[cst.CSTNode, cst.CSTNode],
+    patchable: Set[str],
 ) -> None:
     """``import asyncio [as aio]``: rewrite the uses that are subprocess API."""
     rewritten = remaining = 0
     submodule = False
     bound = _bound_name(binding)
     for use in binding.uses:
+        mocked = object_target(use.chain[-1], parents) if use.chain else None
+        if mocked is not None and use.qualified[-1] in ("asyncio", "asyncio.subprocess"):
+            if mocked in patchable:  # patch.object(asyncio, "create_subprocess_exec", ...)
+                plan.replace[id(use.chain[-1])] = "anysubprocess"
+                rewritten += 1
+            else:
+                plan.issues.append(Issue(use.chain[0], "ASP302", message(mocked)))
+                plan.mocked.add(mocked)
+                remaining += 1
+            continue
         if not use.chain:  # a use inside a string annotation
             done, left = _plan_string(use.node, bound, plan)
             rewritten += done
@@ -275,14 +288,42 @@ def _plan_package(
         plan.unalias.add(id(binding.alias))
 
 
-def plan(analysis: Analysis) -> Plan:
-    """Decide every edit, and the ASP2xx findings for what is left unchanged."""
+def _called_on_the_module(analysis: Analysis) -> set[str]:
+    """The factories this module calls as attributes of asyncio (``asyncio.create_...``)."""
+    called = set()
+    for binding in analysis.bindings:
+        if binding.kind in ("asyncio", "subprocess"):
+            for use in binding.uses:
+                for name in use.qualified[1:]:
+                    factory = name.rsplit(".", 1)[1]
+                    if factory in FACTORIES and name.startswith("asyncio."):
+                        called.add(factory)
+    return called
+
+
+def plan(analysis: Analysis, patchable: Set[str] = frozenset()) -> Plan:
+    """Decide every edit, and the ASP2xx/ASP3xx findings for what is left unchanged.
+
+    ``patchable``: factories that code elsewhere in the run (in modules this one imports) calls
+    as asyncio's attributes, so that a mock of them here moves with it.
+    """
     result = Plan()
+    patchable = {*patchable, *_called_on_the_module(analysis)}
+    for node in analysis.parents:
+        if isinstance(node, cst.SimpleString):
+            factory = string_target(node, analysis.parents)
+            if factory is None:
+                continue
+            if factory in patchable:  # mock.patch("asyncio.create_subprocess_exec")
+                result.strings[id(node)] = f"{node.quote}anysubprocess.{factory}{node.quote}"
+            else:
+                result.issues.append(Issue(node, "ASP302", message(factory)))
+                result.mocked.add(factory)
     # (scope, module): scopes that have (or will have) `import anysubprocess[.subprocess]`
     provided: set[tuple[int, str]] = set()
     for binding in analysis.bindings:
         if binding.kind == "asyncio":
-            _plan_package(binding, result, provided, analysis.parents)
+            _plan_package(binding, result, provided, analysis.parents, patchable)
         elif binding.kind == "subprocess":
             blocked = [
                 u
@@ -394,6 +435,10 @@ class Rewriter(cst.CSTTransformer):
         if new is None:
             return updated_node
         return _dotted(new).with_changes(lpar=updated_node.lpar, rpar=updated_node.rpar)
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        new = self.plan.replace.get(id(original_node))
+        return updated_node if new is None else updated_node.with_changes(value=new)
 
     def leave_SimpleString(
         self, original_node: cst.SimpleString, updated_node: cst.SimpleString
