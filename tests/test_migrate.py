@@ -1054,3 +1054,27 @@ def test_mock_in_the_module_that_calls_the_factory() -> None:
     alone = "from unittest import mock\npatcher = mock.patch('asyncio.create_subprocess_exec')\n"
     assert migrate_source(alone).migrated == alone
     assert codes(alone) == [(2, 22, "ASP302")]
+
+
+def test_pre_commit_hook_runs_the_check(tmp_path: Path) -> None:
+    hooks = (Path(__file__).parent.parent / ".pre-commit-hooks.yaml").read_text()
+    assert "- id: anysubprocess-migrate\n" in hooks
+    entry = re.search(r"^  entry: (.+)$", hooks, re.MULTILINE)
+    assert entry is not None
+    assert re.search(r"^  language: python$", hooks, re.MULTILINE)
+    assert re.search(r"^  types: \[python\]$", hooks, re.MULTILINE)
+    # As pre-commit runs it: the entry, then the staged files' names.
+    (tmp_path / "a.py").write_bytes(SUBPROCESS_USE)
+    (tmp_path / "b.py").write_text("import asyncio\nasyncio.run(main())\n")
+    command = [sys.executable if w == "python" else w for w in entry.group(1).split()]
+    done = subprocess.run(
+        [*command, "a.py", "b.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "would migrate a.py" in done.stderr
+    assert "b.py:2:1: ASP100" in done.stderr
+    (tmp_path / "a.py").write_text("import os\n")
+    done = subprocess.run(
+        [*command, "a.py", "b.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
