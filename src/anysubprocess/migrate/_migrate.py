@@ -56,7 +56,9 @@ def migrate_with_facts(
         return Result(source, source, scanned.findings if report else []), facts
     from ._rewrite import rewrite
 
-    result, facts.mocked = rewrite(source, report=report, patchable=patchable)
+    result, facts.mocked = rewrite(
+        source, report=report, patchable=patchable, simple=scanned.simple
+    )
     if result.error is not None:  # pragma: no cover - ast parsed what libcst could not
         return result, facts
     findings = sorted(

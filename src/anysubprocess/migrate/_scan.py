@@ -169,12 +169,14 @@ class Scan:
 
     findings: list[Finding] = field(default_factory=list)
     rewrite: bool = False
+    # The file cannot be parsed (an ASP001 finding is in findings).
     error: str | None = None
-    # For mocks in other modules (the command line's second look, see _mocks.py):
-    called: set[str] = field(default_factory=set)  # factories called as asyncio.<factory>
-    imports: set[str] = field(
-        default_factory=set
-    )  # absolute modules imported  # the file cannot be parsed (an ASP001 finding is in findings)
+    # For mocks in other modules (the command line's second look, see _mocks.py): the factories
+    # called as asyncio.<factory>, and the absolute modules imported.
+    called: set[str] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+    # No shadowing of asyncio's names: the rewrite can do without libcst's scope analysis.
+    simple: bool = False
 
 
 class _Collector(ast.NodeVisitor):
@@ -190,13 +192,37 @@ class _Collector(ast.NodeVisitor):
         self.strings: list[str] = []
         self.factory_imports = False
         self.imports: set[str] = set()
+        self.any_star = False  # a star import from asyncio or asyncio.subprocess
+        self.other_bound: set[str] = set()  # names bound by anything but an asyncio import
+        self.import_bound: dict[str, bool] = {}  # names asyncio imports bind -> module-level?
+
+    def _bind(self, name: str, target: str | None = None) -> None:
+        self.scope.bind(name, target)
+        if target is None:
+            self.other_bound.add(name)
+        else:
+            self.import_bound[name] = self.import_bound.get(name, True) and (
+                self.scope is self.module
+            )
+
+    @property
+    def simple(self) -> bool:
+        """Whether every name an asyncio import binds is bound by module-level imports only.
+
+        Then every load of such a name is a use of the import, and the rewrite can do without
+        libcst's scope analysis (most of its cost).
+        """
+        return not self.any_star and not any(
+            name in self.other_bound or not module_level
+            for name, module_level in self.import_bound.items()
+        )
 
     # -- scopes --------------------------------------------------------------------------
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
         for default in [*node.args.defaults, *(d for d in node.args.kw_defaults if d)]:
             self.visit(default)
         if not isinstance(node, ast.Lambda):
-            self.scope.bind(node.name)
+            self._bind(node.name)
             for decorator in node.decorator_list:
                 self.visit(decorator)
             if node.returns is not None:
@@ -210,7 +236,7 @@ class _Collector(ast.NodeVisitor):
             *arguments.kwonlyargs,
             *([arguments.kwarg] if arguments.kwarg else []),
         ]:
-            self.scope.bind(arg.arg)
+            self._bind(arg.arg)
             if arg.annotation is not None:
                 outer_scope, self.scope = self.scope, outer
                 self.visit(arg.annotation)
@@ -227,7 +253,7 @@ class _Collector(ast.NodeVisitor):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = _function
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.scope.bind(node.name)
+        self._bind(node.name)
         for expr in [*node.decorator_list, *node.bases, *(k.value for k in node.keywords)]:
             self.visit(expr)
         outer, self.scope = self.scope, _Scope(self.scope, is_class=True)
@@ -268,12 +294,12 @@ class _Collector(ast.NodeVisitor):
             self.imports.add(alias.name)
             if alias.name == "asyncio" or alias.name.startswith("asyncio."):
                 if alias.asname is None:
-                    self.scope.bind("asyncio", "asyncio")
+                    self._bind("asyncio", "asyncio")
                 else:
-                    self.scope.bind(alias.asname, alias.name)
+                    self._bind(alias.asname, alias.name)
                 self.factory_imports |= alias.name == "asyncio.subprocess"
             else:
-                self.scope.bind(alias.asname or alias.name.split(".")[0])
+                self._bind(alias.asname or alias.name.split(".")[0])
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         module = node.module or ""
@@ -285,10 +311,11 @@ class _Collector(ast.NodeVisitor):
             if alias.name == "*":
                 if is_asyncio and module in ("asyncio", "asyncio.subprocess"):
                     self.module.star |= module == "asyncio"
+                    self.any_star = True
                     self.factory_imports = True
                 continue
             target = f"{module}.{alias.name}" if is_asyncio else None
-            self.scope.bind(alias.asname or alias.name, target)
+            self._bind(alias.asname or alias.name, target)
             if target is not None and (
                 module == "asyncio.subprocess"
                 or alias.name in _FACTORY_NAMES
@@ -302,21 +329,21 @@ class _Collector(ast.NodeVisitor):
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.name:
-            self.scope.bind(node.name)
+            self._bind(node.name)
         self.generic_visit(node)
 
     def visit_MatchAs(self, node: ast.MatchAs) -> None:
         if node.name:
-            self.scope.bind(node.name)
+            self._bind(node.name)
         self.generic_visit(node)
 
     def visit_MatchStar(self, node: ast.MatchStar) -> None:
         if node.name:
-            self.scope.bind(node.name)
+            self._bind(node.name)
 
     def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
         if node.rest:
-            self.scope.bind(node.rest)
+            self._bind(node.rest)
         self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -331,7 +358,7 @@ class _Collector(ast.NodeVisitor):
     # -- uses ----------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, (ast.Store, ast.Del)):
-            self.scope.bind(node.id)
+            self._bind(node.id)
         else:
             self.chains.append(_Chain(node, [node.id], node, self.scope))
 
@@ -520,7 +547,9 @@ def scan(source: str | bytes) -> Scan:
     except (SyntaxError, UnicodeDecodeError):  # pragma: no cover - ast decoded it already
         text = ""
     columns = _Columns(text)
-    result = Scan(rewrite=collector.factory_imports, imports=collector.imports)
+    result = Scan(
+        rewrite=collector.factory_imports, imports=collector.imports, simple=collector.simple
+    )
     findings: dict[Finding, None] = {}
     for finding in _findings(collector, resolver, columns, result):
         findings[finding] = None

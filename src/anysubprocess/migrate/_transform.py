@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 
 import libcst as cst
-from libcst.metadata import ImportAssignment
 
 from ._mocks import FACTORIES, message, object_target, string_target
 from ._uses import MIRRORED, STAR_NAMES, Analysis, Binding, Use
@@ -209,13 +208,6 @@ class _ReplaceChains(cst.CSTTransformer):
         return updated_node if new is None else _dotted(new)
 
 
-def _has_anysubprocess(binding: Binding) -> bool:
-    return any(
-        isinstance(a, ImportAssignment) and isinstance(a.node, cst.Import)
-        for a in binding.scope["anysubprocess"]
-    )
-
-
 def _plan_package(
     binding: Binding,
     plan: Plan,
@@ -274,7 +266,7 @@ def _plan_package(
     module = "anysubprocess.subprocess" if submodule else "anysubprocess"
     # `import anysubprocess` alone may not load the .subprocess submodule: import it by name.
     key = (id(binding.scope), module)
-    have = key in provided or (not submodule and _has_anysubprocess(binding))
+    have = key in provided or (not submodule and binding.has_anysubprocess)
     provided.add(key)
     stmt = binding.stmt
     assert isinstance(stmt, cst.Import)
