@@ -129,11 +129,41 @@ def _use(
     return Use(node, chain, qualified, _is_store(chain[-1], parent))
 
 
+# Fields that hold only whitespace, comments and punctuation: nothing the tool reads or edits
+# is under them, and they are half of a tree's nodes.
+_LAYOUT = (
+    "whitespace",
+    "lpar",
+    "rpar",
+    "leading_lines",
+    "lines_after_decorators",
+    "trailing_whitespace",
+    "header",
+    "footer",
+    "comma",
+    "semicolon",
+    "colon",
+    "equal",
+    "operator",
+)
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+
+
+def _fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(
+            n for n in kind.__dataclass_fields__ if not n.startswith(_LAYOUT)
+        )
+    return names
+
+
 def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
-    """Each node's parent; the keys are in source order (preorder).
+    """Each node's parent (layout nodes left out); the keys are in source order (preorder).
 
     Walks the dataclass fields directly: six times faster than libcst's ParentNodeProvider,
-    whose visitor rebuilds every node on the way (measured: 2 ms against 13 ms a module).
+    whose visitor rebuilds every node on the way (measured: 2 ms against 13 ms a module); and
+    leaves out whitespace, comments and punctuation (half the nodes again).
     """
     preorder: list[tuple[cst.CSTNode, cst.CSTNode]] = []
     stack: list[tuple[cst.CSTNode, cst.CSTNode]] = [(module, module)]
@@ -141,7 +171,7 @@ def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
         node, parent = stack.pop()
         preorder.append((node, parent))
         children: list[cst.CSTNode] = []
-        for name in node.__dataclass_fields__:
+        for name in _fields(type(node)):
             value = getattr(node, name)
             if isinstance(value, cst.CSTNode):
                 children.append(value)
