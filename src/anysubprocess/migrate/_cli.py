@@ -21,13 +21,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
 from ._codes import CODES, Finding
+from ._scan import prefilter
 from ._walk import walk
 
 INSTALL_HINT = "anysubprocess.migrate needs libcst: pip install 'anysubprocess[migrate]'"
 
-# Starting a pool costs about 0.3 s, and a module that uses asyncio 15-40 ms of CPU: below this
-# many files the pool saves little or nothing (measured: see docs/migrate.md).
-POOL_THRESHOLD = 100
+# Starting a pool costs 0.3-0.7 s (each worker imports the tool, libcst where it rewrites), and
+# the scan takes about a second per megabyte of modules that import asyncio: below this much of
+# them the pool saves nothing (measured: see docs/migrate.md). Other files are not parsed.
+POOL_BYTES = 1_000_000
 
 _EPILOG = "\n".join(
     [
@@ -81,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help=f"worker processes (default: one per CPU when there are at least {POOL_THRESHOLD} "
-        "files, else 1)",
+        help="worker processes (default: one per CPU when the files that import asyncio come to "
+        f"{POOL_BYTES // 1_000_000} MB or more, else 1)",
     )
     return parser
 
@@ -175,6 +177,27 @@ def process(
     return Outcome(path, new, _diff(path, old, new), findings, False, *known)
 
 
+def _worth_parsing(files: list[str]) -> tuple[list[str], int]:
+    """The files the byte prefilter lets through (and unreadable ones, to report), and their size.
+
+    Done here, before any pool: most files of a project never import asyncio, and reading them
+    costs microseconds where sending them to a worker costs more.
+    """
+    work: list[str] = []
+    size = 0
+    for path in files:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            work.append(path)  # process() reports it
+            continue
+        if prefilter(data):
+            work.append(path)
+            size += len(data)
+    return work, size
+
+
 def _module_names(path: str) -> Iterator[str]:
     """The dotted names ``path`` may be imported as: ``a/b/c.py`` -> ``c``, ``b.c``, ``a.b.c``."""
     parts = os.path.normpath(path)[: -len(".py")].split(os.sep)
@@ -228,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped = found.summary()
     if skipped:
         print(skipped, file=sys.stderr)
-    jobs = args.jobs or ((os.cpu_count() or 1) if len(files) >= POOL_THRESHOLD else 1)
+    work, size = _worth_parsing(files)
+    jobs = args.jobs or ((os.cpu_count() or 1) if size >= POOL_BYTES else 1)
     changed = failed = reported = 0
 
     def emit(outcome: Outcome) -> None:
@@ -256,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # files get a second pass, once every module's facts are known (see _mocks.py).
     called: dict[str, frozenset[str]] = {}
     pending: list[Outcome] = []
-    for outcome in _outcomes(files, jobs, report=not args.no_report, write=args.write):
+    for outcome in _outcomes(work, jobs, report=not args.no_report, write=args.write):
         if outcome.called:
             for name in _module_names(outcome.path):
                 called[name] = called.get(name, frozenset()) | outcome.called
