@@ -52,7 +52,7 @@ REWRITTEN = [
     pytest.param(
         "import asyncio\n\nasync def f():\n    await asyncio.sleep(1)\n"
         "    return await asyncio.create_subprocess_shell('ls', stdout=asyncio.subprocess.PIPE)\n",
-        "import asyncio\nimport anysubprocess\n\nasync def f():\n    await asyncio.sleep(1)\n"
+        "import asyncio\n\nimport anysubprocess\n\nasync def f():\n    await asyncio.sleep(1)\n"
         "    return await anysubprocess.create_subprocess_shell('ls', stdout=anysubprocess.PIPE)\n",
         id="import-asyncio-still-needed",
     ),
@@ -83,7 +83,7 @@ REWRITTEN = [
     ),
     pytest.param(
         "from asyncio import sleep, create_subprocess_exec\n",
-        "from asyncio import sleep\nfrom anysubprocess import create_subprocess_exec\n",
+        "from asyncio import sleep\n\nfrom anysubprocess import create_subprocess_exec\n",
         id="from-asyncio-import-split",
     ),
     pytest.param(
@@ -111,7 +111,7 @@ REWRITTEN = [
     ),
     pytest.param(
         "import anysubprocess\nimport os, asyncio\nx = asyncio.create_subprocess_exec\n",
-        "import anysubprocess\nimport os\nx = anysubprocess.create_subprocess_exec\n",
+        "import os\n\nimport anysubprocess\nx = anysubprocess.create_subprocess_exec\n",
         id="anysubprocess-already-imported",
     ),
     pytest.param(
@@ -148,7 +148,7 @@ REWRITTEN = [
     pytest.param(
         "from asyncio import *  # noqa: F403\n"
         "async def f():\n    await create_subprocess_shell('ls')\n",
-        "from asyncio import *  # noqa: F403\nfrom anysubprocess import create_subprocess_shell\n"
+        "from asyncio import *  # noqa: F403\n\nfrom anysubprocess import create_subprocess_shell\n"
         "async def f():\n    await create_subprocess_shell('ls')\n",
         id="star-import",
     ),
@@ -319,6 +319,7 @@ def test_crlf_and_encoding_are_kept() -> None:
     assert result.migrated == (
         "# -*- coding: latin-1 -*-\r\n"
         "import asyncio\r\n"
+        "\r\n"
         "import anysubprocess\r\n"
         "NAME = 'caf\xe9'\r\n"
         "x = anysubprocess.create_subprocess_exec\r\n"
@@ -565,14 +566,25 @@ def test_migrated_sample_runs_under_asyncio_and_trio(
     after = {p.name: p.read_bytes() for p in root.rglob("*.py")}
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"procs.py", "aliased.py"}
-    assert b"import asyncio\nimport anysubprocess\n" in after["procs.py"]  # gather, run stay
+    # gather, run stay; the new import is where ruff's isort rules put it
+    assert b"import asyncio\nimport sys\n\nimport anysubprocess\n" in after["procs.py"]
     assert b"asyncio.gather(" in after["procs.py"]
     assert b'"""Run child processes with asyncio.create_subprocess_exec' in after["procs.py"]
     procs = root / "sample" / "procs.py"
-    # At their lines in the written file (one import line was added above them).
-    assert f"{procs}:46:21: ASP104 asyncio.gather" in err
-    assert f"{procs}:47:11: ASP101 asyncio.sleep" in err
-    assert f"{procs}:52:5: ASP100 asyncio.run" in err
+    # At their lines in the written file (an import and a blank line were added above them).
+    assert f"{procs}:47:21: ASP104 asyncio.gather" in err
+    assert f"{procs}:48:11: ASP101 asyncio.sleep" in err
+    assert f"{procs}:53:5: ASP100 asyncio.run" in err
+    ruff = Path(sys.executable).parent / "ruff"
+    if ruff.exists():  # the imports are sorted as ruff's isort rules want (I001)
+        done = subprocess.run(
+            [str(ruff), "check", "--isolated", "--no-cache", "--select", "I,F", "."],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stdout
 
     for loop in ("asyncio", "trio"):
         result = run_sample(root, loop)
@@ -757,7 +769,10 @@ def test_process_built_by_hand_is_left_and_reported(tmp_path: Path) -> None:
     assert "return Process(transport, protocol, loop)" in out
     assert "return sp.Process(transport, protocol, loop)" in out
     assert "import asyncio.subprocess as sp\n" in out
-    assert "from asyncio.subprocess import Process\nfrom anysubprocess import PIPE\n" in out
+    assert (
+        "from asyncio.subprocess import Process\n\n"
+        "import anysubprocess\nfrom anysubprocess import PIPE\n" in out
+    )
     assert 'await anysubprocess.create_subprocess_exec("true", stdout=PIPE)' in out
     assert [c for c in codes(BY_HAND) if c[2] == "ASP203"] == [
         (7, 12, "ASP203"),
@@ -849,7 +864,7 @@ def test_diff_applies_with_form_feeds_and_latin_1(
     written = {name: (tmp_path / name).read_bytes() for name in files}
     assert applied == written
     assert written["proj/latin.py"] == LATIN_1.replace(
-        b"import asyncio\n", b"import asyncio\nimport anysubprocess\n"
+        b"import asyncio\n", b"import asyncio\n\nimport anysubprocess\n"
     ).replace(b"asyncio.create", b"anysubprocess.create")
     for data in written.values():
         compile(data, "<migrated>", "exec")
@@ -872,7 +887,7 @@ def test_import_styles_give_one_import_and_keep_noqa(tmp_path: Path) -> None:
     )
     assert outs["stars.py"].count("from anysubprocess import create_subprocess_exec\n") == 1
     assert outs["noqa.py"] == (
-        "from asyncio import sleep  # noqa: F401\n"
+        "from asyncio import sleep  # noqa: F401\n\n"
         "from anysubprocess import create_subprocess_exec  # noqa: F401\n"
     )
     ruff = Path(sys.executable).parent / "ruff"
@@ -881,7 +896,17 @@ def test_import_styles_give_one_import_and_keep_noqa(tmp_path: Path) -> None:
     for name, out in outs.items():
         (tmp_path / name).write_text(out)
     done = subprocess.run(
-        [str(ruff), "check", "--isolated", "--no-cache", "--select", "F", "--ignore", "F405", "."],
+        [
+            str(ruff),
+            "check",
+            "--isolated",
+            "--no-cache",
+            "--select",
+            "F,I",
+            "--ignore",
+            "F405",
+            ".",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -901,8 +926,8 @@ def test_write_reports_at_the_lines_after_the_write(
     assert main([str(path)]) == 0
     assert f"{path}:4:11: ASP101" in capsys.readouterr().err  # the file as it is
     assert main(["--write", str(path)]) == 0
-    assert f"{path}:5:11: ASP101" in capsys.readouterr().err  # the file as written
-    assert path.read_text().splitlines()[4] == "    await sleep(1)"
+    assert f"{path}:6:11: ASP101" in capsys.readouterr().err  # the file as written
+    assert path.read_text().splitlines()[5] == "    await sleep(1)"
 
 
 # --- string annotations are rewritten as code is (item 4) ----------------------------------
@@ -938,7 +963,7 @@ def test_string_annotations_are_rewritten_or_reported(tmp_path: Path) -> None:
     assert 'task: "asyncio.Task[None] | None" = None' in out  # asyncio's own: kept
     assert 'async def start(self) -> "anysubprocess.Process":' in out
     assert 'def pids(procs: "list[anysubprocess.Process]") -> "list[int]":' in out
-    assert out.startswith("import asyncio\nimport anysubprocess\n")  # Task still needs asyncio
+    assert out.startswith("import asyncio\nimport sys\n\nimport anysubprocess\n")  # Task needs it
     assert [c for c in codes(STRING_ANNOTATIONS) if c[2].startswith("ASP3")] == [
         (20, 16, "ASP303")  # an escape: reported, not rewritten
     ]
@@ -1039,7 +1064,10 @@ def test_mocks_follow_the_code_under_test_or_are_reported(
     assert 'mock.patch.object(anysubprocess, "create_subprocess_exec", fake)' in tests
     assert 'monkeypatch.setattr(anysubprocess, "create_subprocess_exec", fake)' in tests
     assert 'monkeypatch.setattr("anysubprocess.create_subprocess_exec", fake)' in tests
-    assert tests.startswith("import asyncio\nimport anysubprocess\n")
+    assert tests.startswith(
+        "import asyncio\nfrom unittest import mock\n\n"
+        "import anysubprocess\n\nfrom app import runner\n"
+    )
     # direct.py imports the name: the mock never reached it, before or after. Reported.
     direct = root / "tests" / "test_direct.py"
     assert 'mock.patch("asyncio.create_subprocess_shell")' in direct.read_text()

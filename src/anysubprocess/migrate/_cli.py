@@ -156,9 +156,16 @@ def _moved(findings: list[Finding], old: bytes, new: bytes) -> list[Finding]:
 
 
 def process(
-    path: str, report: bool = True, write: bool = False, patchable: Set[str] = frozenset()
+    path: str,
+    report: bool = True,
+    write: bool = False,
+    patchable: Set[str] = frozenset(),
+    local: Set[str] = frozenset(),
 ) -> Outcome:
-    """Migrate one file (in a worker process, or not)."""
+    """Migrate one file (in a worker process, or not).
+
+    ``local``: the top-level modules of the files given (first party, for sorting imports).
+    """
     from ._migrate import migrate_with_facts
 
     try:
@@ -167,7 +174,7 @@ def process(
     except OSError as exc:
         finding = Finding(1, 1, "ASP001", f"cannot read: {exc.strerror or exc}")
         return Outcome(path, None, b"", [finding], True)
-    result, facts = migrate_with_facts(old, report=report, patchable=patchable)
+    result, facts = migrate_with_facts(old, report=report, patchable=patchable, local=local)
     new = result.migrated
     assert isinstance(new, bytes)
     known = (frozenset(facts.called), frozenset(facts.imports), frozenset(facts.mocked))
@@ -218,8 +225,10 @@ def _patchable(outcome: Outcome, called: Mapping[str, frozenset[str]]) -> frozen
     return frozenset(found & outcome.mocked)
 
 
-def _outcomes(files: list[str], jobs: int, report: bool, write: bool) -> Iterator[Outcome]:
-    work = functools.partial(process, report=report, write=write)
+def _outcomes(
+    files: list[str], jobs: int, report: bool, write: bool, local: Set[str]
+) -> Iterator[Outcome]:
+    work = functools.partial(process, report=report, write=write, local=local)
     if jobs <= 1 or len(files) < 2:
         yield from map(work, files)
         return
@@ -280,7 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # files get a second pass, once every module's facts are known (see _mocks.py).
     called: dict[str, frozenset[str]] = {}
     pending: list[Outcome] = []
-    for outcome in _outcomes(work, jobs, report=not args.no_report, write=args.write):
+    # The project's own top-level modules, for the sections of sorted imports: what the files
+    # given can be imported as (a/b/c.py: c, b, a).
+    local = frozenset(name.split(".")[0] for path in files for name in _module_names(path))
+    for outcome in _outcomes(work, jobs, not args.no_report, args.write, local):
         if outcome.called:
             for name in _module_names(outcome.path):
                 called[name] = called.get(name, frozenset()) | outcome.called
@@ -291,7 +303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for outcome in pending:
         patchable = _patchable(outcome, called)
         if patchable:
-            outcome = process(outcome.path, not args.no_report, args.write, patchable)
+            outcome = process(outcome.path, not args.no_report, args.write, patchable, local)
         emit(outcome)
     verb = "migrated" if args.write else "to migrate"
     print(

@@ -35,11 +35,16 @@ def migrate(source: str | bytes, *, report: bool = True) -> Result:
 
 
 def migrate_with_facts(
-    source: str | bytes, *, report: bool = True, patchable: Set[str] = frozenset()
+    source: str | bytes,
+    *,
+    report: bool = True,
+    patchable: Set[str] = frozenset(),
+    local: Set[str] = frozenset(),
 ) -> tuple[Result, Facts]:
     """:func:`migrate`, with the facts about the module that other modules' mocks depend on.
 
     ``patchable``: factories that modules this one imports call as asyncio's attributes.
+    ``local``: the project's own top-level modules (for the import sections).
     """
     scanned = scan(source)
     facts = Facts(scanned.called, scanned.imports)
@@ -57,7 +62,7 @@ def migrate_with_facts(
     from ._rewrite import rewrite
 
     result, facts.mocked = rewrite(
-        source, report=report, patchable=patchable, simple=scanned.simple
+        source, report=report, patchable=patchable, simple=scanned.simple, local=local
     )
     if result.error is not None:  # pragma: no cover - ast parsed what libcst could not
         return result, facts

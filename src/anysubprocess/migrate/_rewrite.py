@@ -8,6 +8,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ._codes import Finding, Result
+from ._sort import sort_imports
 from ._transform import Rewriter, plan
 from ._uses import analyse, analyse_simple
 
@@ -27,6 +28,7 @@ def rewrite(
     report: bool = True,
     patchable: Set[str] = frozenset(),
     simple: bool = False,
+    local: Set[str] = frozenset(),
 ) -> tuple[Result, set[str]]:
     """Rewrite ``source``; the findings are what was left unchanged (ASP2xx, ASP3xx).
 
@@ -57,5 +59,7 @@ def rewrite(
     if edits.empty:
         return Result(source, source, findings), edits.mocked
     new = module.visit(Rewriter(edits, analysis.parents))
-    migrated = new.bytes if isinstance(source, bytes) else new.code
+    original = source.decode(module.encoding) if isinstance(source, bytes) else source
+    code = sort_imports(new.code, original, local)
+    migrated = code.encode(new.encoding) if isinstance(source, bytes) else code
     return Result(source, migrated, findings), edits.mocked
