@@ -545,6 +545,7 @@ def run_sample(root: Path, loop: str) -> subprocess.CompletedProcess[str]:
 
 EXPECTED = (
     "upper: HELLO\nshell: 3\nmerged: ['out', 'err']\nlines: 4\nexit: 5\npartial: b'abcdef\\n'\n"
+    "pool: [b'1\\n', b'2\\n']\n"
 )
 
 
@@ -565,7 +566,8 @@ def test_migrated_sample_runs_under_asyncio_and_trio(
     _, err = capsys.readouterr()
     after = {p.name: p.read_bytes() for p in root.rglob("*.py")}
     changed = {name for name in before if before[name] != after[name]}
-    assert changed == {"procs.py", "aliased.py"}
+    assert changed == {"procs.py", "aliased.py", "annotated.py"}
+    assert b'self.procs: "list[anysubprocess.Process]" = []  # noqa' in after["annotated.py"]
     # gather, run stay; the new import is where ruff's isort rules put it
     assert b"import asyncio\nimport sys\n\nimport anysubprocess\n" in after["procs.py"]
     assert b"asyncio.gather(" in after["procs.py"]
