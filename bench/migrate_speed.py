@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -139,17 +140,25 @@ def make_tree(root: Path, n: int, mix: str) -> None:
         (package / f"mod{i}.py").write_text(kinds[i % len(kinds)].format(i=i))
 
 
-def timed(command: list[str], repeat: int) -> tuple[list[float], str]:
-    """Wall-clock seconds of each run, and the last run's stderr summary line."""
+def timed(command: list[str], repeat: int) -> tuple[list[float], list[float], str]:
+    """Wall-clock and CPU seconds of each run, and the last run's stderr summary line.
+
+    CPU time is the child's own (pool workers are a forkserver's children, not ours, so it is
+    only complete with -j 1): on a shared machine it moves less than wall-clock time.
+    """
     times = []
+    cpu = []
     summary = ""
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         lines = done.stderr.strip().splitlines()
         summary = lines[-1] if lines else ""
-    return times, summary
+    return times, cpu, summary
 
 
 def ruff_command(tree: str) -> list[str] | None:
@@ -162,17 +171,19 @@ def ruff_command(tree: str) -> list[str] | None:
 def bench(tree: str, label: str, args: argparse.Namespace) -> None:
     mode = ["--check"] if args.mode == "check" else []
     ruff = ruff_command(tree)
-    ruff_times = timed(ruff, args.repeat)[0] if ruff else []
+    ruff_times, ruff_cpu, _ = timed(ruff, args.repeat) if ruff else ([], [], "")
     ruff_median = statistics.median(ruff_times) if ruff_times else float("nan")
     for jobs in args.jobs.split(","):
         command = [sys.executable, "-m", "anysubprocess.migrate", "-j", jobs, *mode, tree]
-        times, summary = timed(command, args.repeat)
+        times, cpu, summary = timed(command, args.repeat)
         median = statistics.median(times)
+        cpu_text = f"CPU median {statistics.median(cpu):.2f} s" if jobs == "1" else "CPU n/a"
         files = int(summary.split()[0]) if summary[:1].isdigit() else 0
         print(
             f"{label} | {args.mode} -j {jobs} | {files} files | median {median:.2f} s "
             f"(min {min(times):.2f}, max {max(times):.2f}, n={len(times)}) | "
-            f"{files / median:.0f} files/s | ruff median {ruff_median:.2f} s | "
+            f"{files / median:.0f} files/s | {cpu_text} | ruff median {ruff_median:.2f} s "
+            f"(CPU {statistics.median(ruff_cpu) if ruff_cpu else float('nan'):.2f} s) | "
             f"ratio {median / ruff_median:.1f}x | load {os.getloadavg()[0]:.1f}\n"
             f"    [{summary}]"
         )

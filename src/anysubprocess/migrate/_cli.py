@@ -184,25 +184,23 @@ def process(
     return Outcome(path, new, _diff(path, old, new), findings, False, *known)
 
 
-def _worth_parsing(files: list[str]) -> tuple[list[str], int]:
-    """The files the byte prefilter lets through (and unreadable ones, to report), and their size.
+def _worth_parsing(files: list[str]) -> dict[str, int]:
+    """The files the byte prefilter lets through (and unreadable ones, to report), with sizes.
 
     Done here, before any pool: most files of a project never import asyncio, and reading them
     costs microseconds where sending them to a worker costs more.
     """
-    work: list[str] = []
-    size = 0
+    work: dict[str, int] = {}
     for path in files:
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError:
-            work.append(path)  # process() reports it
+            work[path] = 0  # process() reports it
             continue
         if prefilter(data):
-            work.append(path)
-            size += len(data)
-    return work, size
+            work[path] = len(data)
+    return work
 
 
 def _module_names(path: str) -> Iterator[str]:
@@ -226,8 +224,9 @@ def _patchable(outcome: Outcome, called: Mapping[str, frozenset[str]]) -> frozen
 
 
 def _outcomes(
-    files: list[str], jobs: int, report: bool, write: bool, local: Set[str]
+    files: Mapping[str, int], jobs: int, report: bool, write: bool, local: Set[str]
 ) -> Iterator[Outcome]:
+    """Each file's outcome, in the order given; ``files`` maps each to its size."""
     work = functools.partial(process, report=report, write=write, local=local)
     if jobs <= 1 or len(files) < 2:
         yield from map(work, files)
@@ -237,7 +236,14 @@ def _outcomes(
         "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     )
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        yield from pool.map(work, files, chunksize=max(1, min(64, len(files) // (jobs * 8))))
+        # The largest first, so that no worker is left with a big module at the end (the cost of
+        # a module is roughly its size); the outcomes are still given in the files' order.
+        futures = {
+            path: pool.submit(work, path)
+            for path in sorted(files, key=lambda p: files[p], reverse=True)
+        }
+        for path in files:
+            yield futures.pop(path).result()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -260,8 +266,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     skipped = found.summary()
     if skipped:
         print(skipped, file=sys.stderr)
-    work, size = _worth_parsing(files)
-    jobs = args.jobs or ((os.cpu_count() or 1) if size >= POOL_BYTES else 1)
+    work = _worth_parsing(files)
+    jobs = args.jobs or ((os.cpu_count() or 1) if sum(work.values()) >= POOL_BYTES else 1)
     changed = failed = reported = 0
 
     def emit(outcome: Outcome) -> None:
