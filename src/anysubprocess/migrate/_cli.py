@@ -237,13 +237,17 @@ def _outcomes(
     )
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         # The largest first, so that no worker is left with a big module at the end (the cost of
-        # a module is roughly its size); the outcomes are still given in the files' order.
-        futures = {
-            path: pool.submit(work, path)
-            for path in sorted(files, key=lambda p: files[p], reverse=True)
-        }
+        # a module is roughly its size), in chunks (a task costs a round trip); the outcomes are
+        # still given in the files' order.
+        order = sorted(files, key=lambda p: files[p], reverse=True)
+        chunk = max(1, min(64, len(order) // (jobs * 8)))
+        done = zip(order, pool.map(work, order, chunksize=chunk), strict=True)
+        ready: dict[str, Outcome] = {}
         for path in files:
-            yield futures.pop(path).result()
+            while path not in ready:
+                finished, outcome = next(done)
+                ready[finished] = outcome
+            yield ready.pop(path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
