@@ -1090,6 +1090,8 @@ def test_mock_in_the_module_that_calls_the_factory() -> None:
     alone = "from unittest import mock\npatcher = mock.patch('asyncio.create_subprocess_exec')\n"
     assert migrate_source(alone).migrated == alone
     assert codes(alone) == [(2, 22, "ASP302")]
+    keyword = "from unittest import mock\np = mock.patch(target='asyncio.create_subprocess_exec')\n"
+    assert codes(keyword) == [(2, 23, "ASP302")]  # never silent
 
 
 def test_pre_commit_hook_runs_the_check(tmp_path: Path) -> None:

@@ -38,7 +38,7 @@ _EPILOG = "\n".join(
         "",
         "exit status: 0 nothing to migrate (or migrated with --write); 1 with --check when a file",
         "would change, or when a file could not be read or parsed (ASP001); 2 usage error or",
-        "libcst missing. ASP1xx/ASP2xx findings do not change the exit status.",
+        "libcst missing. ASP002 and ASP1xx-ASP3xx findings do not change the exit status.",
     ]
 )
 
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-report",
         action="store_true",
-        help="do not print the ASP1xx/ASP2xx findings (ASP001, unparsable files, still is)",
+        help="do not print the ASP1xx-ASP3xx findings (ASP001, unparsable files, still is)",
     )
     parser.add_argument(
         "-j",

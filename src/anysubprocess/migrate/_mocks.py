@@ -38,7 +38,11 @@ def _tail(call: cst.Call) -> str | None:
 def _first_arg_of(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> cst.Call | None:
     arg = parents.get(node)
     call = parents.get(arg) if isinstance(arg, cst.Arg) else None
-    if isinstance(call, cst.Call) and call.args and call.args[0] is arg and arg.keyword is None:
+    if not isinstance(call, cst.Call) or not isinstance(arg, cst.Arg):
+        return None
+    if arg.keyword is None and call.args[0] is arg:
+        return call
+    if arg.keyword is not None and arg.keyword.value == "target":  # patch(target="...")
         return call
     return None
 
