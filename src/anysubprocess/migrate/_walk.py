@@ -48,7 +48,7 @@ SKIP_DIRS = frozenset(
         "venv",
     }
 )
-_VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr"})
+_VCS_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", "__pycache__"})
 _VENV_DIRS = frozenset({".venv", "venv", "site-packages", "dist-packages", "__pypackages__"})
 
 
@@ -126,7 +126,7 @@ def walk(paths: Iterable[str]) -> Walk:
                 )
                 if why is None:
                     kept.append(d)
-                elif d not in _VCS_DIRS:  # never anyone's code: not worth a mention
+                elif d not in _VCS_DIRS:  # never anyone's code (VCS, bytecode): not worth a mention
                     found.skipped[full] = why
             dirs[:] = kept
             for f in sorted(files):
