@@ -1116,3 +1116,14 @@ def test_pre_commit_hook_runs_the_check(tmp_path: Path) -> None:
         [*command, "a.py", "b.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="needs syntax newer than the Python")
+def test_syntax_newer_than_the_running_python_is_rewritten_not_reported() -> None:
+    source = "import asyncio\n\n\nclass A[T]:\n    x = asyncio.create_subprocess_exec\n"
+    result = migrate_source(source)
+    assert result.error is None
+    assert [f.code for f in result.findings] == ["ASP002"]
+    assert result.migrated == source.replace("asyncio", "anysubprocess")
+    broken = "import asyncio\n\n\nclass A[T:\n    pass\n"
+    assert [(f.line, f.code) for f in migrate_source(broken).findings] == [(4, "ASP001")]
