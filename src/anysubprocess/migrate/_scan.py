@@ -1,11 +1,12 @@
 """The report, from the stdlib's ``ast`` (no libcst): what blocks trio, and whether to rewrite.
 
-A byte-level prefilter first: a module that never names ``asyncio`` has nothing to report or
-rewrite, and is not parsed. Then one ``ast`` parse and two passes: the first builds the scopes
-(what each name is bound to, per function, class and comprehension, as Python resolves them:
-flow-insensitive, class bodies not seen from their methods), the second resolves every name and
-attribute chain through them. Event-loop methods are reported only on a value the code shows to be
-a loop: ``asyncio.get_running_loop()`` (or ``get_event_loop``/``new_event_loop``), a name or
+A byte-level prefilter first: a module that does not import asyncio (and names none of its
+subprocess factories, say in a mock's target) has nothing to report or rewrite, and is not
+parsed. Then one ``ast`` parse and two passes: the first builds the scopes (what each name is
+bound to, per function, class and comprehension, as Python resolves them: flow-insensitive, class
+bodies not seen from their methods), the second resolves every name and attribute chain through
+them. Event-loop methods are reported only on a value the code shows to be a loop:
+``asyncio.get_running_loop()`` (or ``get_event_loop``/``new_event_loop``), a name or
 ``self.attribute`` assigned one, or a name annotated ``AbstractEventLoop``.
 
 libcst (a full concrete tree and its scope analysis, 20-50 times the cost of ``ast``) is left to
@@ -120,8 +121,8 @@ _HELD_BY_SUBCLASSING = frozenset({"StreamReader", "StreamWriter"})
 
 # An absolute import of asyncio, in any form. Without one, no name can be asyncio's.
 _IMPORTS_ASYNCIO = re.compile(rb"\bimport[ \t]+[^\n;#]*\basyncio\b|\bfrom[ \t]+asyncio\b")
-# A string naming asyncio's factories (a mock's target) is worth the rewrite pass too.
-_NAMES_FACTORY = re.compile(rb"asyncio(?:\.subprocess)?\.create_subprocess_|create_subprocess_")
+# A string naming asyncio's factories (a mock's target) is worth a look too.
+_NAMES_FACTORY = re.compile(rb"create_subprocess_")
 
 
 def prefilter(source: bytes) -> bool:
