@@ -190,7 +190,9 @@ class _Collector(ast.NodeVisitor):
         self.methods: list[tuple[ast.Attribute, _Scope]] = []
         self.assigned: list[tuple[ast.expr, ast.expr | None, ast.expr | None, _Scope]] = []
         self.isinstance_args: set[int] = set()
-        self.strings: list[str] = []
+        # What libcst rewrites in strings: a mock's target, a string annotation naming asyncio's
+        # subprocess API. (Other strings, docstrings included, it leaves alone.)
+        self.string_work = False
         self.factory_imports = False
         self.imports: set[str] = set()
         self.any_star = False  # a star import from asyncio or asyncio.subprocess
@@ -227,7 +229,7 @@ class _Collector(ast.NodeVisitor):
             for decorator in node.decorator_list:
                 self.visit(decorator)
             if node.returns is not None:
-                self.visit(node.returns)
+                self._annotation(node.returns)
         outer, self.scope = self.scope, _Scope(self.scope)
         arguments = node.args
         for arg in [
@@ -240,7 +242,7 @@ class _Collector(ast.NodeVisitor):
             self._bind(arg.arg)
             if arg.annotation is not None:
                 outer_scope, self.scope = self.scope, outer
-                self.visit(arg.annotation)
+                self._annotation(arg.annotation)
                 self.scope = outer_scope
                 target = ast.Name(arg.arg, ast.Store())
                 self.assigned.append((target, None, arg.annotation, self.scope))
@@ -354,7 +356,10 @@ class _Collector(ast.NodeVisitor):
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self.assigned.append((node.target, node.value, node.annotation, self.scope))
-        self.generic_visit(node)
+        self.visit(node.target)
+        self._annotation(node.annotation)
+        if node.value is not None:
+            self.visit(node.value)
 
     # -- uses ----------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
@@ -389,8 +394,15 @@ class _Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and "subprocess" in node.value:
-            self.strings.append(node.value)
+        value = node.value
+        if isinstance(value, str) and (_MOCK_STRING.match(value) or value in _FACTORY_NAMES):
+            self.string_work = True
+
+    def _annotation(self, annotation: ast.expr) -> None:
+        for node in ast.walk(annotation):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self.string_work |= "subprocess" in node.value or "Process" in node.value
+        self.visit(annotation)
 
 
 class _Resolver:
@@ -555,14 +567,7 @@ def scan(source: str | bytes) -> Scan:
     for finding in _findings(collector, resolver, columns, result):
         findings[finding] = None
     result.findings = sorted(findings, key=lambda f: (f.line, f.col, f.code))
-    if any(
-        _MOCK_STRING.match(s)
-        or s in _FACTORY_NAMES
-        or ".subprocess." in s
-        or "create_subprocess_" in s
-        for s in collector.strings
-    ):
-        result.rewrite = True  # a mock's target, a string annotation: libcst decides
+    result.rewrite |= collector.string_work  # libcst decides
     return result
 
 
