@@ -383,6 +383,7 @@ class _Collector(ast.NodeVisitor):
             self.visit(value)
 
     def visit_Call(self, node: ast.Call) -> None:
+        self.string_work |= _is_mock(node)
         if (
             isinstance(node.func, ast.Name)
             and node.func.id in ("isinstance", "issubclass")
@@ -393,16 +394,33 @@ class _Collector(ast.NodeVisitor):
             self.isinstance_args.update(id(e) for e in elements)
         self.generic_visit(node)
 
-    def visit_Constant(self, node: ast.Constant) -> None:
-        value = node.value
-        if isinstance(value, str) and (_MOCK_STRING.match(value) or value in _FACTORY_NAMES):
-            self.string_work = True
-
     def _annotation(self, annotation: ast.expr) -> None:
         for node in ast.walk(annotation):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 self.string_work |= "subprocess" in node.value or "Process" in node.value
         self.visit(annotation)
+
+
+def _is_mock(call: ast.Call) -> bool:
+    """Whether ``call`` mocks asyncio's factories as ``_mocks`` sees it (there, with libcst).
+
+    ``patch("asyncio.create_subprocess_exec")``, ``patch.object(m, "create_subprocess_exec")``,
+    and both ``monkeypatch.setattr`` forms.
+    """
+    func = call.func
+    tail = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    targets = [*call.args[:1], *(k.value for k in call.keywords if k.arg == "target")]
+    if tail in ("patch", "setattr") and any(
+        isinstance(t, ast.Constant) and isinstance(t.value, str) and _MOCK_STRING.match(t.value)
+        for t in targets
+    ):
+        return True
+    return (
+        tail in ("object", "setattr")
+        and len(call.args) >= 2
+        and isinstance(call.args[1], ast.Constant)
+        and call.args[1].value in _FACTORY_NAMES
+    )
 
 
 class _Resolver:
