@@ -1127,3 +1127,24 @@ def test_syntax_newer_than_the_running_python_is_rewritten_not_reported() -> Non
     assert result.migrated == source.replace("asyncio", "anysubprocess")
     broken = "import asyncio\n\n\nclass A[T:\n    pass\n"
     assert [(f.line, f.code) for f in migrate_source(broken).findings] == [(4, "ASP001")]
+
+
+def test_isinstance_with_asyncio_stream_classes_is_information() -> None:
+    source = (
+        "import asyncio\n\n\n"
+        "def check(proc):\n"
+        "    assert isinstance(proc.stdout, asyncio.StreamReader)\n"
+        "    assert isinstance(proc.stdin, (asyncio.StreamWriter, bytes))\n"
+        "    assert issubclass(type(proc.stderr), asyncio.StreamReader)\n"
+        "    reader: asyncio.StreamReader = proc.stdout\n"
+        "    return reader\n"
+    )
+    findings = migrate_source(source).findings
+    assert [(f.line, f.col, f.code) for f in findings] == [
+        (5, 36, "ASP204"),
+        (6, 36, "ASP204"),
+        (7, 42, "ASP204"),
+        (8, 13, "ASP115"),  # an annotation is not a check: still a trio blocker
+    ]
+    assert "from anysubprocess 0.1.0 on" in findings[0].message
+    assert "no change needed" in findings[0].message
