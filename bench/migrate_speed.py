@@ -1,12 +1,22 @@
-"""How many files per second ``python -m anysubprocess.migrate`` gets through.
+"""How fast ``python -m anysubprocess.migrate`` is, beside ruff on the same tree.
 
-    python bench/migrate_speed.py [--files N] [--mix realistic|all-asyncio] [--jobs 1,2]
+    python bench/migrate_speed.py --tree /usr/lib/python3.13 [--mode report|check] [--jobs 1,2]
+    python bench/migrate_speed.py --files 200 --mix client --mode check
+    python bench/migrate_speed.py --files 3000 --mix realistic|all-asyncio
 
-Generates a tree of N modules in a temporary directory (nothing is kept), then times the
-command (in a fresh interpreter, so start-up and imports count) with each --jobs value, in
-diff mode. The realistic mix: a third of the modules use asyncio's subprocess API (rewritten),
-a third use asyncio without it (analysed, reported), a third never mention asyncio (skipped
-unparsed). all-asyncio: every module is of the first kind.
+Each run is a fresh interpreter (start-up and imports count), repeated (--repeat, default 5):
+the median is shown, with the fastest and slowest. ruff (``ruff check --isolated --no-cache``,
+its default rules) runs on the same tree the same number of times, and the ratio of the medians
+is printed: the machine is shared, so the ratio means more than the seconds.
+
+--tree: an existing tree (CPython's Lib/, a project). Otherwise a tree of N modules is generated
+in a temporary directory (nothing is kept). The mixes: realistic, a third each using asyncio's
+subprocess API (rewritten), asyncio without it (reported), neither (skipped unparsed);
+all-asyncio, every module of the first kind; client, a project as one would run a pre-commit
+hook on: 2 % subprocess API, 20 % asyncio, the rest plain.
+
+--mode report: the diff and the report (the default run); check: --check (what CI and
+pre-commit run).
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -116,46 +128,84 @@ class Config{i}:
 
 
 def make_tree(root: Path, n: int, mix: str) -> None:
-    kinds = (
-        [SUBPROCESS_MODULE]
-        if mix == "all-asyncio"
-        else [
-            SUBPROCESS_MODULE,
-            ASYNCIO_MODULE,
-            PLAIN_MODULE,
-        ]
-    )
+    if mix == "all-asyncio":
+        kinds = [SUBPROCESS_MODULE]
+    elif mix == "client":  # 1 in 50 uses asyncio's subprocess API, 1 in 5 asyncio
+        kinds = [SUBPROCESS_MODULE, *[ASYNCIO_MODULE] * 9, *[PLAIN_MODULE] * 40]
+    else:
+        kinds = [SUBPROCESS_MODULE, ASYNCIO_MODULE, PLAIN_MODULE]
     for i in range(n):
         package = root / f"pkg{i // 100}"
         package.mkdir(exist_ok=True)
         (package / f"mod{i}.py").write_text(kinds[i % len(kinds)].format(i=i))
 
 
+def timed(command: list[str], repeat: int) -> tuple[list[float], list[float], str]:
+    """Wall-clock and CPU seconds of each run, and the last run's stderr summary line.
+
+    CPU time is the child's own (pool workers are a forkserver's children, not ours, so it is
+    only complete with -j 1): on a shared machine it moves less than wall-clock time.
+    """
+    times = []
+    cpu = []
+    summary = ""
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        lines = done.stderr.strip().splitlines()
+        summary = lines[-1] if lines else ""
+    return times, cpu, summary
+
+
+def ruff_command(tree: str) -> list[str] | None:
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    if not os.path.exists(ruff):
+        return None
+    return [ruff, "check", "--isolated", "--no-cache", "--exit-zero", "--quiet", tree]
+
+
+def bench(tree: str, label: str, args: argparse.Namespace) -> None:
+    mode = ["--check"] if args.mode == "check" else []
+    ruff = ruff_command(tree)
+    ruff_times, ruff_cpu, _ = timed(ruff, args.repeat) if ruff else ([], [], "")
+    ruff_median = statistics.median(ruff_times) if ruff_times else float("nan")
+    for jobs in args.jobs.split(","):
+        command = [sys.executable, "-m", "anysubprocess.migrate", "-j", jobs, *mode, tree]
+        times, cpu, summary = timed(command, args.repeat)
+        median = statistics.median(times)
+        cpu_text = f"CPU median {statistics.median(cpu):.2f} s" if jobs == "1" else "CPU n/a"
+        files = int(summary.split()[0]) if summary[:1].isdigit() else 0
+        print(
+            f"{label} | {args.mode} -j {jobs} | {files} files | median {median:.2f} s "
+            f"(min {min(times):.2f}, max {max(times):.2f}, n={len(times)}) | "
+            f"{files / median:.0f} files/s | {cpu_text} | ruff median {ruff_median:.2f} s "
+            f"(CPU {statistics.median(ruff_cpu) if ruff_cpu else float('nan'):.2f} s) | "
+            f"ratio {median / ruff_median:.1f}x | load {os.getloadavg()[0]:.1f}\n"
+            f"    [{summary}]"
+        )
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--tree", help="an existing tree to run on (else one is generated)")
     parser.add_argument("--files", type=int, default=3000)
-    parser.add_argument("--mix", choices=["realistic", "all-asyncio"], default="realistic")
+    parser.add_argument(
+        "--mix", choices=["realistic", "all-asyncio", "client"], default="realistic"
+    )
+    parser.add_argument("--mode", choices=["report", "check"], default="report")
     parser.add_argument("--jobs", default="1,2")
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
+    if args.tree:
+        bench(args.tree, args.tree, args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         make_tree(Path(tmp), args.files, args.mix)
-        for jobs in args.jobs.split(","):
-            command = [sys.executable, "-m", "anysubprocess.migrate", "-j", jobs, tmp]
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            start = time.perf_counter()
-            done = subprocess.run(command, capture_output=True, text=True, check=False)
-            elapsed = time.perf_counter() - start
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            summary = done.stderr.strip().splitlines()[-1]
-            # Pool workers are the forkserver's children, not ours: their CPU time is not
-            # counted, so CPU time is shown for -j 1 only.
-            per_cpu = f", {args.files / cpu:.0f} per CPU-second" if jobs == "1" else ""
-            print(
-                f"{args.files} files ({args.mix}), -j {jobs}: {elapsed:.2f} s, "
-                f"{args.files / elapsed:.0f} files/s{per_cpu}  [{summary}]"
-                f"  load average {os.getloadavg()[0]:.1f}"
-            )
+        bench(tmp, f"generated {args.files} ({args.mix})", args)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 
 sys.path.insert(0, sys.argv[2])
 
-from sample import aliased, procs
+from sample import aliased, annotated, procs
 
 
 async def scenario() -> None:
@@ -16,6 +16,10 @@ async def scenario() -> None:
     print("lines:", await aliased.count_lines(4))
     print("exit:", await aliased.exit_code(5))
     print("partial:", await aliased.read_exactly())
+    pool = annotated.Pool()
+    for n in (1, 2):
+        await pool.start(f"print({n})")
+    print("pool:", await pool.outputs())
 
 
 if sys.argv[1] == "trio":

@@ -15,13 +15,26 @@ class Code:
 
 
 # Stable: a code, once released, keeps its meaning; retired codes are not reused.
-# ASP0xx: the file itself. ASP1xx: asyncio-only calls that will not run under trio (left as they
-# are: the tool cannot rewrite them without changing the program's structure). ASP2xx: asyncio
-# subprocess use that the tool left unchanged.
+# ASP0xx: the file itself. ASP1xx: blocks trio later: asyncio-only calls that keep working under
+# asyncio but will not run under trio (left as they are: porting them changes the program's
+# structure). ASP2xx: left unchanged or informational; still right under asyncio.
+# ASP3xx: breaks now: after the migration the program (or its tests, or its type check) behaves
+# differently under asyncio itself until a person fixes it.
+#
+# The release from which anysubprocess's StreamReader, StreamWriter and Process subclass
+# asyncio's (issue #15), so that isinstance checks against asyncio's classes hold.
+SUBCLASSES_SINCE = "0.1.0"
+
 CODES: dict[str, Code] = {
     c.code: c
     for c in [
         Code("ASP001", "file cannot be read or parsed", "the file is skipped; fix the syntax"),
+        Code(
+            "ASP002",
+            "syntax newer than the Python running the tool: the file is rewritten but not "
+            "reported on",
+            "run the tool with the Python the code is written for",
+        ),
         Code(
             "ASP100",
             "asyncio.run, asyncio.Runner, loop.run_until_complete/run_forever",
@@ -98,6 +111,26 @@ CODES: dict[str, Code] = {
             "anyio.get_current_task, anyio.get_running_tasks",
         ),
         Code(
+            "ASP117",
+            "asyncio.wrap_future, asyncio.run_coroutine_threadsafe",
+            "anyio.to_thread.run_sync(future.result) / anyio.from_thread.run(fn) from a thread",
+        ),
+        Code(
+            "ASP118",
+            "loop.connect_read_pipe, loop.connect_write_pipe",
+            "anyio.wait_readable/wait_writable on the fd, or a child's pipes from anysubprocess",
+        ),
+        Code(
+            "ASP119",
+            "asyncio.get_child_watcher, set_child_watcher, the child watcher classes",
+            "nothing: anysubprocess reaps its children itself, on every loop",
+        ),
+        Code(
+            "ASP120",
+            "loop.set_task_factory, loop.get_task_factory",
+            "no task factory: wrap what you start with tg.start_soon yourself",
+        ),
+        Code(
             "ASP201",
             "an asyncio.subprocess name that anysubprocess does not provide "
             "(e.g. SubprocessStreamProtocol)",
@@ -111,8 +144,34 @@ CODES: dict[str, Code] = {
         ),
         Code(
             "ASP203",
+            "asyncio.subprocess.Process(transport, protocol, loop) built by hand",
+            "left unchanged (anysubprocess.Process is not built from a transport): it stays "
+            "asyncio's; port the code around it by hand before running under trio",
+        ),
+        Code(
+            "ASP204",
+            "isinstance/issubclass with asyncio.StreamReader or asyncio.StreamWriter (info)",
+            f"holds for anysubprocess's pipes from anysubprocess {SUBCLASSES_SINCE} on (its "
+            "classes subclass asyncio's): no change needed",
+        ),
+        Code(
+            "ASP301",
             "an assignment to asyncio's subprocess API (asyncio.create_subprocess_exec = fake)",
             "left unchanged: patch the anysubprocess name the migrated code now uses",
+        ),
+        Code(
+            "ASP302",
+            "a mock of asyncio's subprocess API (mock.patch('asyncio.create_subprocess_exec'), "
+            "monkeypatch.setattr(asyncio, 'create_subprocess_exec', fake)) whose target cannot be "
+            "rewritten unambiguously",
+            "patch the name the code under test calls: anysubprocess.create_subprocess_exec, or "
+            "the module under test's own name",
+        ),
+        Code(
+            "ASP303",
+            "a string annotation naming asyncio's subprocess API that cannot be rewritten "
+            "(escapes, implicit concatenation)",
+            "write it as anysubprocess.Process (or use `from __future__ import annotations`)",
         ),
     ]
 }

@@ -1,26 +1,25 @@
-"""Migrate one source: parse, analyse, rewrite, report. Never raises on bad input."""
+"""Migrate one source: the report from ``ast``, the rewrite from libcst. Never raises on bad input.
+
+libcst is imported only for a module the scan says has something to rewrite.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Set
+from dataclasses import dataclass, field
 from typing import overload
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
 from ._codes import Finding, Result
-from ._report import LOOP_METHODS, blockers
-from ._transform import Issue, Rewriter, plan
-from ._uses import analyse
-
-# A source none of these occur in has nothing to migrate or report: skip parsing it.
-_NEEDLES = ("asyncio", *LOOP_METHODS)
-_BYTE_NEEDLES = tuple(n.encode() for n in _NEEDLES)
+from ._scan import needs_rewrite, scan
 
 
-def _relevant(source: str | bytes) -> bool:
-    if isinstance(source, bytes):
-        return any(n in source for n in _BYTE_NEEDLES)
-    return any(n in source for n in _NEEDLES)
+@dataclass
+class Facts:
+    """What the command line needs to decide mocks across modules (see ``_mocks``)."""
+
+    called: set[str] = field(default_factory=set)  # factories called as asyncio.<factory>
+    imports: set[str] = field(default_factory=set)  # absolute modules imported
+    mocked: set[str] = field(default_factory=set)  # factories whose mocks were left (ASP302)
 
 
 @overload
@@ -30,34 +29,45 @@ def migrate(source: bytes, *, report: bool = True) -> Result: ...
 def migrate(source: str | bytes, *, report: bool = True) -> Result:
     """Migrate ``source`` (text, or bytes with their encoding declaration honoured).
 
-    ``report=False`` skips the ASP1xx/ASP2xx findings (and the position pass they need).
+    ``report=False`` leaves out the ASP1xx-ASP3xx findings (ASP001 stays).
     """
-    if not _relevant(source):
-        return Result(source, source)
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        message = str(exc).replace("\n", " ").strip()
-        return Result(source, source, [Finding(1, 1, "ASP001", message)], error=message)
-    except (SyntaxError, UnicodeDecodeError, RecursionError) as exc:  # encoding, nesting
-        message = f"{type(exc).__name__}: {exc}"
-        return Result(source, source, [Finding(1, 1, "ASP001", message)], error=message)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    analysis = analyse(wrapper)
-    edits = plan(analysis)
-    issues: list[Issue] = [*edits.issues, *blockers(analysis)] if report else []
-    findings: list[Finding] = []
-    if issues:
-        positions = wrapper.resolve(PositionProvider)
-        unique: dict[
-            Finding, None
-        ] = {}  # a use bound by two imports (import asyncio; import asyncio.subprocess)
-        for issue in issues:
-            start = positions[issue.node].start
-            finding = Finding(start.line, start.column + 1, issue.code, issue.message)
-            unique[finding] = None
-        findings = sorted(unique, key=lambda f: (f.line, f.col, f.code))
-    if edits.empty:
-        return Result(source, source, findings)
-    new = module.visit(Rewriter(edits, analysis.parents))
-    return Result(source, new.bytes if isinstance(source, bytes) else new.code, findings)
+    return migrate_with_facts(source, report=report)[0]
+
+
+def migrate_with_facts(
+    source: str | bytes,
+    *,
+    report: bool = True,
+    patchable: Set[str] = frozenset(),
+    local: Set[str] = frozenset(),
+) -> tuple[Result, Facts]:
+    """:func:`migrate`, with the facts about the module that other modules' mocks depend on.
+
+    ``patchable``: factories that modules this one imports call as asyncio's attributes.
+    ``local``: the project's own top-level modules (for the import sections).
+    """
+    scanned = scan(source)
+    facts = Facts(scanned.called, scanned.imports)
+    if scanned.error is not None and scanned.findings[0].code == "ASP001":
+        from ._rewrite import parses
+
+        if not parses(source):
+            return Result(source, source, scanned.findings, error=scanned.error), facts
+        # Valid for libcst, not for this Python's ast: newer syntax. Rewrite, do not report.
+        note = Finding(1, 1, "ASP002", f"not reported on: {scanned.error}")
+        scanned.findings = [note] if report else []
+        scanned.rewrite = needs_rewrite(source)
+    if not scanned.rewrite:
+        return Result(source, source, scanned.findings if report else []), facts
+    from ._rewrite import rewrite
+
+    result, facts.mocked = rewrite(
+        source, report=report, patchable=patchable, simple=scanned.simple, local=local
+    )
+    if result.error is not None:  # pragma: no cover - ast parsed what libcst could not
+        return result, facts
+    findings = sorted(
+        {*(scanned.findings if report else []), *result.findings},
+        key=lambda f: (f.line, f.col, f.code),
+    )
+    return Result(source, result.migrated, findings), facts

@@ -6,6 +6,7 @@ Scope analysis, not name matching: a parameter or local variable called ``asynci
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -48,7 +49,8 @@ class Binding:
     alias: cst.ImportAlias
     kind: Kind
     target: str
-    scope: Scope
+    scope: Scope | None  # None: the module, in the analysis without libcst's scopes
+    has_anysubprocess: bool  # the scope already has `import anysubprocess`
     uses: list[Use] = field(default_factory=list)
 
 
@@ -127,11 +129,41 @@ def _use(
     return Use(node, chain, qualified, _is_store(chain[-1], parent))
 
 
+# Fields that hold only whitespace, comments and punctuation: nothing the tool reads or edits
+# is under them, and they are half of a tree's nodes.
+_LAYOUT = (
+    "whitespace",
+    "lpar",
+    "rpar",
+    "leading_lines",
+    "lines_after_decorators",
+    "trailing_whitespace",
+    "header",
+    "footer",
+    "comma",
+    "semicolon",
+    "colon",
+    "equal",
+    "operator",
+)
+_FIELDS: dict[type[cst.CSTNode], tuple[str, ...]] = {}
+
+
+def _fields(kind: type[cst.CSTNode]) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(
+            n for n in kind.__dataclass_fields__ if not n.startswith(_LAYOUT)
+        )
+    return names
+
+
 def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
-    """Each node's parent; the keys are in source order (preorder).
+    """Each node's parent (layout nodes left out); the keys are in source order (preorder).
 
     Walks the dataclass fields directly: six times faster than libcst's ParentNodeProvider,
-    whose visitor rebuilds every node on the way (measured: 2 ms against 13 ms a module).
+    whose visitor rebuilds every node on the way (measured: 2 ms against 13 ms a module); and
+    leaves out whitespace, comments and punctuation (half the nodes again).
     """
     preorder: list[tuple[cst.CSTNode, cst.CSTNode]] = []
     stack: list[tuple[cst.CSTNode, cst.CSTNode]] = [(module, module)]
@@ -139,7 +171,7 @@ def parent_map(module: cst.Module) -> dict[cst.CSTNode, cst.CSTNode]:
         node, parent = stack.pop()
         preorder.append((node, parent))
         children: list[cst.CSTNode] = []
-        for name in node.__dataclass_fields__:
+        for name in _fields(type(node)):
             value = getattr(node, name)
             if isinstance(value, cst.CSTNode):
                 children.append(value)
@@ -177,7 +209,11 @@ def analyse(wrapper: MetadataWrapper) -> Analysis:
             binding = by_alias.get(id(alias))
             if binding is None:
                 kind, target = _classify(stmt, alias)
-                binding = by_alias[id(alias)] = Binding(stmt, alias, kind, target, scope)
+                has = any(
+                    isinstance(a, ImportAssignment) and isinstance(a.node, cst.Import)
+                    for a in scope["anysubprocess"]
+                )
+                binding = by_alias[id(alias)] = Binding(stmt, alias, kind, target, scope, has)
             seen = {id(u.node) for u in binding.uses}
             for access in assignment.references:
                 if id(access.node) not in seen:
@@ -202,3 +238,108 @@ def analyse(wrapper: MetadataWrapper) -> Analysis:
         ):
             stars.append(node)
     return Analysis(bindings, stars, unresolved, parents)
+
+
+# Where a Name is not a load: (parent type, the field it is in).
+_NOT_LOADS: dict[type[cst.CSTNode], str] = {
+    cst.Attribute: "attr",
+    cst.Arg: "keyword",
+    cst.AsName: "name",
+    cst.FunctionDef: "name",
+    cst.ClassDef: "name",
+    cst.Param: "name",
+    cst.NameItem: "name",
+    cst.MatchKeywordElement: "key",
+}
+
+
+def analyse_simple(module: cst.Module) -> Analysis:
+    """:func:`analyse` without libcst's scope analysis, for a module where it is not needed.
+
+    Only for a module whose asyncio imports are all at module level and whose names nothing
+    else binds, anywhere (the ``ast`` scan checks that: ``Scan.simple``): then every load of
+    such a name is a use of the import, and uses need no resolving. Several times cheaper: no
+    metadata providers, one walk.
+    """
+    parents = parent_map(module)
+    imports: list[tuple[cst.Import | cst.ImportFrom, cst.ImportAlias]] = []
+    has_anysubprocess = False
+    for node in parents:
+        if isinstance(node, cst.Import):
+            for alias in node.names:
+                full = get_full_name_for_node(alias.name) or ""
+                if _is_asyncio(full):
+                    imports.append((node, alias))
+                has_anysubprocess |= full == "anysubprocess" and alias.asname is None
+        elif (
+            isinstance(node, cst.ImportFrom)
+            and not node.relative
+            and node.module is not None
+            and _is_asyncio(get_full_name_for_node(node.module) or "")
+            and not isinstance(node.names, cst.ImportStar)
+        ):
+            imports.extend((node, alias) for alias in node.names)
+    by_name: dict[str, list[Binding]] = {}
+    bindings: list[Binding] = []
+    for stmt, alias in imports:
+        kind, target = _classify(stmt, alias)
+        if alias.asname is not None:
+            as_name = alias.asname.name
+            assert isinstance(as_name, cst.Name)
+            bound = as_name.value
+        else:
+            bound = (get_full_name_for_node(alias.name) or "").split(".")[0]
+        if isinstance(stmt, cst.Import) and alias.asname is None:
+            target = "asyncio"  # `import asyncio.subprocess` binds the package
+        binding = Binding(stmt, alias, kind, target, None, has_anysubprocess)
+        bindings.append(binding)
+        by_name.setdefault(bound, []).append(binding)
+    for child, parent in parents.items():
+        if isinstance(child, cst.Name):
+            if child.value not in by_name or _in_import(child, parents):
+                continue
+            field_name = _NOT_LOADS.get(type(parent))
+            if field_name is not None and getattr(parent, field_name) is child:
+                continue
+            for binding in by_name[child.value]:
+                binding.uses.append(_simple_use(binding, child, parents))
+        elif isinstance(child, cst.SimpleString) and _in_annotation(child, parents):
+            text = child.evaluated_value
+            if not isinstance(text, str):
+                continue
+            for bound, named in by_name.items():
+                if re.search(rf"(?<![\w.]){re.escape(bound)}\b", text):
+                    for binding in named:
+                        binding.uses.append(Use(child, [], []))
+    return Analysis(bindings, [], {}, parents)
+
+
+def _in_import(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    parent = parents.get(node)
+    while isinstance(parent, (cst.Attribute, cst.ImportAlias)):
+        parent = parents.get(parent)
+    return isinstance(parent, (cst.Import, cst.ImportFrom))
+
+
+def _in_annotation(node: cst.CSTNode, parents: Mapping[cst.CSTNode, cst.CSTNode]) -> bool:
+    parent = parents.get(node)
+    while parent is not None and not isinstance(parent, cst.BaseStatement):
+        if isinstance(parent, cst.Annotation):
+            return True
+        parent = parents.get(parent)
+    return False
+
+
+def _simple_use(
+    binding: Binding, node: cst.Name, parents: Mapping[cst.CSTNode, cst.CSTNode]
+) -> Use:
+    chain: list[cst.BaseExpression] = [node]
+    parent = parents.get(node)
+    while isinstance(parent, cst.Attribute) and parent.value is chain[-1]:
+        chain.append(parent)
+        parent = parents.get(parent)
+    qualified = [binding.target]
+    for link in chain[1:]:
+        assert isinstance(link, cst.Attribute)
+        qualified.append(f"{qualified[-1]}.{link.attr.value}")
+    return Use(node, chain, qualified, _is_store(chain[-1], parent))
