@@ -71,10 +71,16 @@ class ChildProcess(Protocol):
     (as asyncio's child watchers do), whether or not anybody waits.
     """
 
-    pid: int
-    stdin: SendPipe | None
-    stdout: ReceivePipe | None
-    stderr: ReceivePipe | None
+    # Read-only to the rest of the package (properties here, so an implementation may
+    # declare its own pipe types).
+    @property
+    def pid(self) -> int: ...
+    @property
+    def stdin(self) -> SendPipe | None: ...
+    @property
+    def stdout(self) -> ReceivePipe | None: ...
+    @property
+    def stderr(self) -> ReceivePipe | None: ...
 
     @property
     def returncode(self) -> int | None:
@@ -89,16 +95,35 @@ class ChildProcess(Protocol):
         Not a checkpoint when the child has already been reaped (the caller adds one)."""
 
     def set_exit_callback(self, fn: Callable[[], None]) -> None:
-        """Call ``fn()`` once, on the loop's thread, right after the child is reaped."""
+        """Call ``fn()`` on the loop's thread right after the child is reaped.
+
+        The thread backend calls it again each time one of the child's output pipes has
+        news after that (a thread's read brought bytes or EOF, a pipe closed): it learns
+        of the child's last bytes only as its threads read them. So ``fn`` must be
+        idempotent."""
 
     def send_signal(self, sig: int) -> None:
-        """Signal the child; ``ProcessLookupError`` once it has been reaped."""
+        """Signal the child; ``ProcessLookupError`` once it has been reaped. (Windows:
+        ``SIGTERM``, ``CTRL_C_EVENT``, ``CTRL_BREAK_EVENT`` only, else ``ValueError``.)"""
+
+    def terminate(self) -> None:
+        """Ask the child to stop: SIGTERM (Windows: ``TerminateProcess``), as
+        ``send_signal``."""
+
+    def kill(self) -> None:
+        """Stop the child now: SIGKILL (Windows: ``TerminateProcess``), as ``send_signal``."""
 
     def signal_group(self, sig: int) -> None:
         """Signal the child's process group (``ProcessLookupError`` if it has no member)."""
 
+    def terminate_group(self) -> None:
+        """Ask the child's group to stop: SIGTERM to it (Windows: ``CTRL_BREAK_EVENT``)."""
+
+    def kill_group(self) -> None:
+        """Stop the child's group now: SIGKILL to it (Windows: the leader only)."""
+
     def kill_and_forget(self) -> None:
-        """Close our pipe ends and SIGKILL the child; it is reaped in the background."""
+        """Close our pipe ends and kill the child; it is reaped in the background."""
 
 
 class Backend(Protocol):
@@ -124,12 +149,13 @@ class Backend(Protocol):
     def new_event(self) -> EventLike:
         """A fresh event of the running loop's kind."""
 
-    async def checkpoint(self) -> None:
+    def checkpoint(self) -> Awaitable[None]:
         """Yield to the loop once; may raise the loop's cancellation exception."""
 
 
 class LoopOps(Protocol):
-    """What differs between event loops, and nothing else (the POSIX backend's inner contract)."""
+    """What differs between event loops, and nothing else (the inner contract of the
+    implementations: the fd methods serve the POSIX one, ``threadsafe_caller`` the thread one)."""
 
     def wait_readable(self, fd: int, /) -> Awaitable[None]: ...
     def wait_writable(self, fd: int, /) -> Awaitable[None]: ...
@@ -144,6 +170,11 @@ class LoopOps(Protocol):
     def checkpoint(self) -> Awaitable[None]: ...
     def start_background(self, fn: Callable[[], Awaitable[None]]) -> None: ...
     def new_event(self) -> EventLike: ...
+
+    def threadsafe_caller(self) -> Callable[[Callable[[], None]], object]:
+        """On the loop's thread: a function that any thread may call to have ``fn()`` run
+        soon on this loop (asyncio's ``call_soon_threadsafe``, trio's ``run_sync_soon``).
+        Once the loop has closed it raises ``RuntimeError``."""
 
     def loop_local(self, key: str, factory: Callable[[], T], /) -> T:
         """State kept per running event loop (made by ``factory()`` on first use).

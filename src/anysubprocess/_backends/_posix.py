@@ -15,8 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._base import LoopOps
-from ._child import PopenChild
-from ._spawnqueue import BURST_GAP, popen_in_thread, spawn_state
+
+# POSIX only: the thread backend (_threadchild.py) serves Windows, and _choose.py never
+# imports this module there. Type checkers skip the rest of the module for win32.
+assert sys.platform != "win32"
+
+from ._child import PopenChild  # noqa: E402
+from ._spawnqueue import BURST_GAP, popen_in_thread, spawn_state  # noqa: E402
 
 __all__ = ["PosixBackend"]
 
@@ -70,7 +75,3 @@ class PosixBackend:
         finally:
             state.threaded -= 1
             state.last_end = time.perf_counter()
-
-
-if sys.platform == "win32":  # pragma: no cover
-    raise ImportError("anysubprocess supports POSIX only for now (see docs/design.md)")

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable
 
 from ._base import EventLike, LoopOps
-from ._child import PopenChild
+
+# POSIX only: the thread backend (_threadchild.py) serves Windows, and _choose.py never
+# imports this module there. Type checkers skip the rest of the module for win32.
+assert sys.platform != "win32"
+
+from ._child import PopenChild  # noqa: E402
 
 __all__ = ["SpawnState", "popen_in_thread", "spawn_state"]
 
