@@ -195,6 +195,9 @@ class ThreadChild:
                     break
         finally:
             self._in_hook = False
+        for pipe in (self.stdout, self.stderr):
+            if pipe is not None:
+                pipe.read_ahead()
         if not any(pipe is not None and pipe.reading() for pipe in (self.stdout, self.stderr)):
             self._report()
 
@@ -323,7 +326,9 @@ class ThreadBackend:
 def _popen(
     args: Any, shell: bool, stdin: Any, stdout: Any, stderr: Any, kwargs: Mapping[str, Any]
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
+    popen: subprocess.Popen[bytes] = subprocess.Popen(  # pyright: ignore[reportAssignmentType]
+        # (the ** below hides the text-mode keywords from pyright's overload choice; asyncio's
+        # are rejected by _create.py, so the pipes are binary)
         args,
         shell=shell,
         stdin=stdin,
@@ -332,3 +337,4 @@ def _popen(
         universal_newlines=False,
         **{"bufsize": 0, **kwargs},
     )
+    return popen

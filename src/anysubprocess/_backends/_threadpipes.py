@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import IO
@@ -97,20 +98,24 @@ class ThreadReceivePipe(_ThreadPipe):
     back-pressure holds (nothing is read ahead without bound). What a thread read stays
     here until a receive takes it, so a cancelled ``receive`` loses nothing."""
 
-    __slots__ = ("_eof", "_error", "_on_settle", "_ready")
+    __slots__ = ("_draining", "_eof", "_error", "_on_settle", "_ready")
+    _on_settle: weakref.WeakMethod[Callable[[], object]]
 
     def __init__(
         self,
         file: IO[bytes],
         post: Post,
         new_event: Callable[[], EventLike],
-        on_settle: Callable[[], None],
+        on_settle: Callable[[], object],
     ) -> None:
         super().__init__(file, post, new_event)
         self._ready = b""  # read by a thread, not taken yet
+        self._draining = False  # the child has exited: read ahead (see read_ahead)
         self._eof = False
         self._error: OSError | None = None
-        self._on_settle = on_settle  # told of every read's end, and of the close
+        # Told of every read's end, and of the close. Held weakly: the child holds the pipe,
+        # and a cycle would keep a dropped Process's fds open until the next gc run.
+        self._on_settle = weakref.WeakMethod(on_settle)
 
     def receive_nowait(self, max_bytes: int) -> bytes | None:
         if self._closed:
@@ -121,6 +126,8 @@ class ThreadReceivePipe(_ThreadPipe):
                 self._ready = ready[max_bytes:]
                 return ready[:max_bytes]
             self._ready = b""
+            if self._draining:
+                self.read_ahead()
             return ready
         if self._error is not None:
             error, self._error = self._error, None
@@ -162,7 +169,20 @@ class ThreadReceivePipe(_ThreadPipe):
         else:
             self._eof = True
         self._wake()
-        self._on_settle()
+        self._settle()
+
+    def _settle(self) -> None:
+        on_settle = self._on_settle()
+        if on_settle is not None:
+            on_settle()
+
+    def read_ahead(self) -> None:
+        """The child has exited: from now on read its next chunk (or EOF) without being
+        asked whenever nothing waits to be taken, so the exit callback can take it and the
+        pipe closes at EOF, as on the fd path. One chunk ahead at most."""
+        self._draining = True
+        if not (self._working or self._closed or self._eof or self._ready or self._error):
+            self._start(lambda: self._read(_PIPE))
 
     def reading(self) -> bool:
         """Whether a thread's read is under way."""
@@ -179,7 +199,7 @@ class ThreadReceivePipe(_ThreadPipe):
         self._ready = b""
         self._close_file()  # else the thread's read returns and _done closes it
         self._wake()
-        self._on_settle()
+        self._settle()
 
 
 def _send_error(exc: OSError) -> OSError:
