@@ -138,3 +138,16 @@ async def test_idle_workers_are_bounded() -> None:
         await _finish(child)
     await _until(lambda: _workers.busy_workers() == 0, "every call returned")
     assert _workers.worker_threads() <= _workers.MAX_IDLE
+
+
+async def test_exit_through_popen_wait_as_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Windows the exit thread runs Popen.wait(), which sets popen.returncode itself,
+    from the thread: the loop must still report the exit and wake its waiters."""
+    from anysubprocess._backends import _threadchild
+
+    monkeypatch.setattr(_threadchild, "_wait_for_exit", lambda popen: popen.wait())
+    child = await _spawn("import sys; sys.stdout.write('bye'); sys.exit(3)", stdout=PIPE)
+    with anyio.fail_after(10):
+        assert await child.wait() == 3
+    assert child.poll() == 3
+    await _finish(child)

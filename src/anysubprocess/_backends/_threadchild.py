@@ -152,7 +152,8 @@ class ThreadChild:
 
     def _report(self) -> None:
         """On the loop: make the exit known (idempotent)."""
-        if self.popen.returncode is not None:
+        # Not popen.returncode as the flag: on Windows Popen.wait() in the exit thread sets it.
+        if self._reported:
             return
         rc = self._status
         assert rc is not None
@@ -162,7 +163,8 @@ class ThreadChild:
                 self.pid,
             )
             rc = LOST_STATUS
-        self.popen.returncode = rc
+        if self.popen.returncode is None:
+            self.popen.returncode = rc
         self._reported = True
         self._drained.set()
         event, self._exited = self._exited, None
