@@ -65,7 +65,7 @@ def test_win32_imports_the_thread_path_only() -> None:
         from anysubprocess._backends import _choose, _asyncio, _trio
         posix = sorted(m for m in sys.modules if m.startswith("anysubprocess._backends.")
                        and m.rsplit(".", 1)[1] in ("_posix", "_child", "_pipes",
-                                                    "_spawnqueue", "_trio_watcher"))
+                                                    "_trio_watcher"))
         print(_choose.IO, type(_asyncio.backend).__name__, type(_trio.backend).__name__, posix)
         """,
     )

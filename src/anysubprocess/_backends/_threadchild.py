@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._base import EventLike, LoopOps
+from ._spawnqueue import start_popen
 from ._threadpipes import Post, ThreadReceivePipe, ThreadSendPipe
 from ._workers import submit
 
@@ -319,10 +320,14 @@ class ThreadBackend:
         stderr: Any,
         popen_kwargs: Mapping[str, Any],
     ) -> ThreadChild:
-        # On the loop's thread, as asyncio spawns (the fd path moves bursts to threads; a
-        # CreateProcess is quick, and a thread here would be one more hand-off per child).
-        # bufsize 0 unless the caller gave a 0 that is no int (as in _posix.py).
-        return ThreadChild(_popen(args, shell, stdin, stdout, stderr, popen_kwargs), self._ops)
+        # Inline, or in a spawn thread during a burst (_spawnqueue.py), as on POSIX.
+        def popen() -> subprocess.Popen[bytes]:
+            return _popen(args, shell, stdin, stdout, stderr, popen_kwargs)
+
+        return ThreadChild(await start_popen(popen, self._ops, self._adopt), self._ops)
+
+    def _adopt(self, orphan: subprocess.Popen[bytes]) -> None:
+        ThreadChild(orphan, self._ops).kill_and_forget()
 
 
 def _popen(
