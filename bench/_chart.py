@@ -23,6 +23,8 @@ COLOURS = {
     "asp_asyncio": "#1f77b4",
     "asp_uvloop": "#6a3d9a",
     "asp_trio": "#d95f02",
+    "asp_threads_asyncio": "#17becf",
+    "asp_threads_trio": "#e6ab02",
 }
 FALLBACK_COLOUR = "#7f7f7f"
 

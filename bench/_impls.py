@@ -887,8 +887,12 @@ def _asyncio_api() -> AsyncioAPI:
     return AsyncioAPI(asyncio, AsyncioTools())
 
 
-def _asp_api(tools: Callable[[], LoopTools]) -> Callable[[], AsyncioAPI]:
+def _asp_api(tools: Callable[[], LoopTools], *, threads: bool = False) -> Callable[[], AsyncioAPI]:
     def make() -> AsyncioAPI:
+        if threads:
+            # The thread backend (Windows' path) on this machine: read once, at import, and
+            # each sample runs in a fresh worker process.
+            os.environ["ANYSUBPROCESS_IO"] = "threads"
         import anysubprocess
 
         return AsyncioAPI(anysubprocess, tools())
@@ -983,6 +987,20 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
             "anysubprocess on trio.run",
             AsyncioAPI,
             _asp_api(TrioTools),
+            _run_trio,
+        ),
+        Implementation(
+            "asp_threads_asyncio",
+            "anysubprocess's thread backend (Windows' path; ANYSUBPROCESS_IO=threads) on asyncio.run",
+            AsyncioAPI,
+            _asp_api(AsyncioTools, threads=True),
+            _run_asyncio,
+        ),
+        Implementation(
+            "asp_threads_trio",
+            "anysubprocess's thread backend (ANYSUBPROCESS_IO=threads) on trio.run",
+            AsyncioAPI,
+            _asp_api(TrioTools, threads=True),
             _run_trio,
         ),
     ]

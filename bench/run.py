@@ -52,6 +52,8 @@ SHORT = {
     "asp_asyncio": "asp/aio",
     "asp_uvloop": "asp/uvloop",
     "asp_trio": "asp/trio",
+    "asp_threads_asyncio": "asp-thr/aio",
+    "asp_threads_trio": "asp-thr/trio",
 }
 
 

@@ -13,6 +13,8 @@ import anyio
 import pytest
 import sniffio
 
+from anysubprocess._backends import _workers
+from anysubprocess._backends._choose import IO
 from anysubprocess.testing import child_processes, open_fds
 from anysubprocess.testing import no_leaks as no_leaks_in
 
@@ -39,6 +41,11 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return request.param
 
 
+#: The suite runs on the thread backend (ANYSUBPROCESS_IO=threads: the Windows path).
+THREADS = IO == "threads"
+#: Why a test that inspects the fd path's internals does not run on the thread backend.
+FD_PATH_ONLY = pytest.mark.skipif(THREADS, reason="fd path internals (ANYSUBPROCESS_IO=threads)")
+
 # The leak checks' own views, as the tests use them: pipe/pidfd fds, children (running or zombie).
 _our_fds = open_fds
 _children = child_processes
@@ -64,6 +71,18 @@ async def no_leaks_in_loop() -> AsyncIterator[None]:
     left behind are killed, so one leak does not fail every later test."""
     async with no_leaks_in(timeout=2.0):
         yield
+    await _no_busy_workers(timeout=2.0)
+
+
+async def _no_busy_workers(timeout: float) -> None:
+    """No worker thread of the thread backend still in a blocking call (a read, a write, an
+    exit wait): every pipe and child it served is done. Idle workers park, at most
+    ``MAX_IDLE`` of them (checked too): that is the bounded pool, not a leak."""
+    with anyio.move_on_after(timeout):
+        while _workers.busy_workers():
+            await anyio.sleep(0.01)
+    assert _workers.busy_workers() == 0, f"{_workers.busy_workers()} worker threads still busy"
+    assert _workers.worker_threads() <= _workers.MAX_IDLE, "more idle workers than the pool keeps"
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

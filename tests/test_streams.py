@@ -18,7 +18,7 @@ import anysubprocess
 import anysubprocess.subprocess
 from anysubprocess import PIPE
 
-from .conftest import PY, _alive
+from .conftest import FD_PATH_ONLY, PY, _alive
 from .oracle import assert_same
 
 ECHO_LINES = (
@@ -399,6 +399,7 @@ async def test_at_eof_without_reading() -> None:
 
 
 @pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="Linux pipe sizes")
+@FD_PATH_ONLY
 async def test_bulk_transfers_grow_the_pipes() -> None:
     """A bulk write (more than 64 KiB queued) and a bulk read() to EOF ask the kernel for
     1 MiB pipes: 16x fewer wakeups. Small transfers keep the default pipe."""

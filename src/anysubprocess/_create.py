@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Collection, Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal, TypedDict, Union, cast
 
-from ._backends import current_backend
+from ._backends import check_popen_keywords, current_backend, leads_group
 from ._process import Process
 from ._reader import _DEFAULT_LIMIT
 
@@ -116,6 +116,7 @@ async def _start(
     # first, so a bad limit costs no process.
     if (stdout == subprocess.PIPE or stderr == subprocess.PIPE) and limit <= 0:
         raise ValueError("Limit cannot be <= 0")
+    check_popen_keywords(kwds)  # Windows: the POSIX-only keywords, before anything spawns
     backend = current_backend()
     # A checkpoint before anything is spawned: a caller whose scope is cancelled gets the
     # loop's cancellation exception and no child (as asyncio, and as trio requires).
@@ -123,7 +124,7 @@ async def _start(
     child = await backend.spawn(
         args, shell=shell, stdin=stdin, stdout=stdout, stderr=stderr, popen_kwargs=kwds
     )
-    own_group = bool(kwds.get("start_new_session")) or kwds.get("process_group") == 0
+    own_group = leads_group(kwds)
     return Process(child, backend, limit=limit, args=args, own_group=own_group)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
@@ -229,21 +228,24 @@ class Process(anyio.abc.Process):
         pipes is still open (a grandchild may hold it), and :exc:`ProcessLookupError` is
         raised once they are all closed (asyncio: once its transport has closed).
         """
+        self._deliver(self._child.send_signal, signal)
+
+    def terminate(self) -> None:
+        """Mirrors :meth:`asyncio.subprocess.Process.terminate`: send SIGTERM (Windows:
+        ``TerminateProcess``; see :meth:`send_signal`)."""
+        self._deliver(self._child.terminate)
+
+    def kill(self) -> None:
+        """Mirrors :meth:`asyncio.subprocess.Process.kill`: send SIGKILL (Windows:
+        ``TerminateProcess``; see :meth:`send_signal`)."""
+        self._deliver(self._child.kill)
+
+    def _deliver(self, send: Callable[..., None], *args: int) -> None:
         try:
-            self._child.send_signal(signal)
+            send(*args)
         except ProcessLookupError:
             if not self._pipes_open():
                 raise
-
-    def terminate(self) -> None:
-        """Mirrors :meth:`asyncio.subprocess.Process.terminate`: send SIGTERM (see
-        :meth:`send_signal`)."""
-        self.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        """Mirrors :meth:`asyncio.subprocess.Process.kill`: send SIGKILL (see
-        :meth:`send_signal`)."""
-        self.send_signal(signal.SIGKILL)
 
     def _pipes_open(self) -> bool:
         """Whether any of our pipe ends is still open (asyncio: its transport is not closed)."""
@@ -269,12 +271,15 @@ class Process(anyio.abc.Process):
             )
         self._child.signal_group(signal)
 
-    def _signal_tree(self, sig: int) -> None:
+    def _stop_tree(self, *, force: bool) -> None:
+        """SIGTERM (``force``: SIGKILL) to the child, or to its group if it leads one; the
+        platform's equivalents on Windows (the backend's child knows them)."""
+        child = self._child
         try:
             if self._own_group:
-                self._child.signal_group(sig)
-            elif self._child.poll() is None:
-                self._child.send_signal(sig)
+                child.kill_group() if force else child.terminate_group()
+            elif child.poll() is None:
+                child.kill() if force else child.terminate()
         except ProcessLookupError:
             pass
 
@@ -316,7 +321,7 @@ class Process(anyio.abc.Process):
                 with anyio.move_on_after(grace):
                     try:
                         if deliver is None:
-                            self._signal_tree(signal.SIGTERM)
+                            self._stop_tree(force=False)
                         else:
                             await deliver(self)
                     except Exception as exc:
@@ -328,10 +333,10 @@ class Process(anyio.abc.Process):
                     else:
                         await self._child.wait()
                 if self._child.poll() is None:
-                    self._signal_tree(signal.SIGKILL)
+                    self._stop_tree(force=True)
             if self._own_group:
                 # Background grandchildren outlive a leader that exited on SIGTERM.
-                self._signal_tree(signal.SIGKILL)
+                self._stop_tree(force=True)
             with anyio.move_on_after(_REAP_TIMEOUT):
                 await self._child.wait()
             if self._child.poll() is None:  # pragma: no cover - stuck in the kernel

@@ -96,7 +96,8 @@ async def run(
             args, stdin=stdin, stdout=stdout, stderr=stderr, limit=limit, **kwds
         )
     elif shell:  # a sequence with shell=True: what subprocess.Popen runs
-        shell_args = [args] if isinstance(args, os.PathLike) else list(args)
+        # (str and bytes went to the branch above; named here for the type checkers.)
+        shell_args = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
         proc = await create_subprocess_exec(
             "/bin/sh",
             "-c",
@@ -117,6 +118,8 @@ async def run(
     proc.grace_period = grace_period
     proc.deliver_cancel = deliver_cancel
 
+    out: bytes | None = None  # set below on every path (named here for the type checkers)
+    err: bytes | None = None
     try:
         task_status.started(proc)
         with anyio.move_on_after(timeout if timeout is not None else float("inf")) as scope:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ class SubprocessTransport(asyncio.SubprocessTransport):
         process._close_pipes()
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):  # reaped just now
-                process._child.send_signal(signal.SIGKILL)
+                process._child.kill()
 
     def is_closing(self) -> bool:
         return self._process._transport_closed

@@ -331,10 +331,14 @@ class Snapshot:
 _OWNER_GRACE = 0.5
 
 
+# Windows has no SIGKILL; there os.kill(pid, SIGTERM) is TerminateProcess.
+_SIGKILL: int = getattr(signal, "SIGKILL", signal.SIGTERM)
+
+
 def _kill(children: Mapping[int, str]) -> float:
     for pid in children:
         with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, _SIGKILL)
     return time.monotonic() + _OWNER_GRACE
 
 

@@ -6,12 +6,23 @@ import importlib
 
 import sniffio
 
-# The POSIX modules and the asyncio backend (asyncio is imported anyway: its exceptions are
-# ours) load with the package, not on the first spawn. trio's loads on first use.
+# The implementation (POSIX or threads: _choose.py) and the asyncio backend (asyncio is
+# imported anyway: its exceptions are ours) load with the package, not on the first spawn.
+# trio's loads on first use.
 from . import _asyncio  # noqa: F401
 from ._base import Backend, ChildProcess, EventLike, ReceivePipe, SendPipe
+from ._keywords import check_popen_keywords, leads_group
 
-__all__ = ["Backend", "ChildProcess", "EventLike", "ReceivePipe", "SendPipe", "current_backend"]
+__all__ = [
+    "Backend",
+    "ChildProcess",
+    "EventLike",
+    "ReceivePipe",
+    "SendPipe",
+    "check_popen_keywords",
+    "current_backend",
+    "leads_group",
+]
 
 _MODULES = {"asyncio": "._asyncio", "trio": "._trio"}
 _cache: dict[str, Backend] = {}

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from ._posix import PosixBackend
+from ._choose import make_backend
 
 __all__ = ["backend"]
 
@@ -146,6 +146,9 @@ class AsyncioOps:
     async def checkpoint(self) -> None:
         await _yield()
 
+    def threadsafe_caller(self) -> Callable[[Callable[[], None]], object]:
+        return asyncio.get_running_loop().call_soon_threadsafe
+
     def start_background(self, fn: Callable[[], Awaitable[None]]) -> None:
         async def runner() -> None:
             await fn()
@@ -155,4 +158,4 @@ class AsyncioOps:
         task.add_done_callback(self._tasks.discard)
 
 
-backend = PosixBackend("asyncio", AsyncioOps())
+backend = make_backend("asyncio", AsyncioOps())

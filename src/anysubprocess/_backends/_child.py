@@ -7,13 +7,19 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 
 import anyio
 
 from ._base import EventLike, LoopOps
-from ._pipes import FdReceivePipe, FdSendPipe
+
+# POSIX only: the thread backend (_threadchild.py) serves Windows, and _choose.py never
+# imports this module there. Type checkers skip the rest of the module for win32.
+assert sys.platform != "win32"
+
+from ._pipes import FdReceivePipe, FdSendPipe  # noqa: E402
 
 __all__ = ["PopenChild", "use_pidfd"]
 
@@ -252,6 +258,18 @@ class PopenChild:
         if self.returncode is not None:
             raise ProcessLookupError  # bare, as asyncio raises it
         os.kill(self.pid, sig)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate_group(self) -> None:
+        self.signal_group(signal.SIGTERM)
+
+    def kill_group(self) -> None:
+        self.signal_group(signal.SIGKILL)
 
     def signal_group(self, sig: int) -> None:
         # The group outlives its reaped leader while any member lives; its id cannot be

@@ -5,11 +5,16 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import sys
 from typing import IO
 
 import anyio
 
 from ._base import LoopOps
+
+# POSIX only: the thread backend (_threadchild.py) serves Windows, and _choose.py never
+# imports this module there. Type checkers skip the rest of the module for win32.
+assert sys.platform != "win32"
 
 __all__ = ["FdReceivePipe", "FdSendPipe"]
 

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ._base import LoopOps
-from ._child import PopenChild
-from ._spawnqueue import BURST_GAP, popen_in_thread, spawn_state
+
+# POSIX only: the thread backend (_threadchild.py) serves Windows, and _choose.py never
+# imports this module there. Type checkers skip the rest of the module for win32.
+assert sys.platform != "win32"
+
+from ._child import PopenChild  # noqa: E402
+from ._spawnqueue import start_popen  # noqa: E402
 
 __all__ = ["PosixBackend"]
 
@@ -54,23 +58,8 @@ class PosixBackend:
                 **{"bufsize": 0, **popen_kwargs},
             )
 
-        # asyncio forks on the loop thread: a burst of spawns stalls its loop for as long as
-        # all of them take. We fork inline only when no other spawn is under way and the
-        # last one ended a while ago (a sequential spawn costs no thread hand-off), and
-        # hand bursts to a few worker threads (see _SPAWN_THREADS).
-        state = spawn_state(self._ops)
-        if state.threaded == 0 and time.perf_counter() - state.last_end > BURST_GAP:
-            try:
-                return PopenChild(popen(), self._ops)
-            finally:
-                state.last_end = time.perf_counter()
-        state.threaded += 1
-        try:
-            return PopenChild(await popen_in_thread(popen, state, self._ops), self._ops)
-        finally:
-            state.threaded -= 1
-            state.last_end = time.perf_counter()
+        # Inline, or in a spawn thread during a burst (_spawnqueue.py).
+        return PopenChild(await start_popen(popen, self._ops, self._adopt), self._ops)
 
-
-if sys.platform == "win32":  # pragma: no cover
-    raise ImportError("anysubprocess supports POSIX only for now (see docs/design.md)")
+    def _adopt(self, orphan: subprocess.Popen[bytes]) -> None:
+        PopenChild(orphan, self._ops).kill_and_forget()

@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
 from ._base import EventLike, LoopOps
-from ._child import PopenChild
 
-__all__ = ["SpawnState", "popen_in_thread", "spawn_state"]
+__all__ = ["SpawnState", "popen_in_thread", "spawn_state", "start_popen"]
+
+#: What a backend does with a child whose caller was cancelled while a thread spawned it:
+#: wrap it as its own child and kill it (it is then reaped in the background).
+Adopt = Callable[[subprocess.Popen[bytes]], None]
 
 
 #: Spawns closer together than this (seconds) are a burst: they go to worker threads.
@@ -60,8 +64,32 @@ def spawn_state(ops: LoopOps) -> SpawnState:
     return ops.loop_local("spawn", SpawnState)
 
 
+async def start_popen(
+    popen: Callable[[], subprocess.Popen[bytes]], ops: LoopOps, adopt: Adopt
+) -> subprocess.Popen[bytes]:
+    """Run ``popen()``: inline, or during a burst of spawns in a spawn thread.
+
+    asyncio forks on the loop thread: a burst of spawns stalls its loop for as long as all
+    of them take. We fork inline only when no other spawn is under way and the last one
+    ended a while ago (a sequential spawn costs no thread hand-off), and hand bursts to a
+    few worker threads (see _SPAWN_THREADS). Both implementations (POSIX, threads) use it.
+    """
+    state = spawn_state(ops)
+    if state.threaded == 0 and time.perf_counter() - state.last_end > BURST_GAP:
+        try:
+            return popen()
+        finally:
+            state.last_end = time.perf_counter()
+    state.threaded += 1
+    try:
+        return await popen_in_thread(popen, state, ops, adopt)
+    finally:
+        state.threaded -= 1
+        state.last_end = time.perf_counter()
+
+
 async def popen_in_thread(
-    popen: Callable[[], subprocess.Popen[bytes]], state: SpawnState, ops: LoopOps
+    popen: Callable[[], subprocess.Popen[bytes]], state: SpawnState, ops: LoopOps, adopt: Adopt
 ) -> subprocess.Popen[bytes]:
     """Have a spawn thread run ``popen``; if we are cancelled meanwhile, the child is killed
     and reaped (by whichever side comes second), never leaked."""
@@ -77,7 +105,7 @@ async def popen_in_thread(
             job.abandoned = True
             orphan, job.popen = job.popen, None
         if orphan is not None:  # spawned, but the news came too late: reaped in the background
-            PopenChild(orphan, ops).kill_and_forget()
+            adopt(orphan)
         raise
     if job.error is not None:
         raise job.error
