@@ -111,6 +111,15 @@ async def assert_yields(awaitable: Awaitable[T]) -> T:
     return result
 
 
+async def stop(proc: Any, **kwargs: Any) -> None:
+    """Stop a child that may still run: ``aclose()`` with its wait cancelled at once, which is
+    the structured cleanup (``deliver_cancel``, ``grace_period``, SIGKILL, reap). A plain
+    ``aclose()`` waits for the child to exit, as anyio's and trio's do."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await proc.aclose(**kwargs)
+
+
 async def assert_cancel_point(awaitable: Awaitable[Any]) -> None:
     """Await it in an already-cancelled scope: it must raise the loop's cancellation."""
     with anyio.CancelScope() as scope:

@@ -37,7 +37,8 @@ class Process(anyio.abc.Process):
     anyio's process API takes it as it is. asyncio's methods keep asyncio's exceptions.
 
     Beyond asyncio: ``wait(timeout=)`` and ``communicate(timeout=)``, ``async with`` (and
-    :meth:`aclose`) for cleanup that never leaves a child behind, :meth:`signal_group`.
+    :meth:`aclose`, its anyio/trio equivalent) for cleanup that never leaves a child behind,
+    :meth:`signal_group`.
     """
 
     #: Seconds between the polite request to stop and SIGKILL, in structured cleanup.
@@ -280,6 +281,20 @@ class Process(anyio.abc.Process):
 
     # -- structured cleanup ------------------------------------------------------------------
 
+    def _close_gently(self) -> None:
+        """Close stdin once its pending bytes are delivered; close stdout and stderr now (as
+        ``Popen.__exit__`` does, so unread output cannot deadlock the wait)."""
+        if self.stdin is not None:
+            self.stdin.close()
+        if self.stdout is not None:
+            self.stdout._close()
+        if self.stderr is not None:
+            self.stderr._close()
+
+    def _after_wait(self) -> None:
+        if self.stdin is not None and not self.stdin._closed:
+            self.stdin._abort()  # the child has exited: only a grandchild could still read it
+
     def _close_pipes(self) -> None:
         if self.stdin is not None:
             self.stdin._abort()
@@ -291,17 +306,33 @@ class Process(anyio.abc.Process):
     async def aclose(
         self, *, grace_period: float | None = None, deliver_cancel: DeliverCancel | None = None
     ) -> None:
-        """*Beyond asyncio.* Stop the process if it still runs, reap it, and close the pipes.
+        """anyio's and trio's :meth:`~anyio.abc.AsyncResource.aclose` (not asyncio API): the
+        same as leaving ``async with proc:`` normally. Close the pipes (stdin once what was
+        written is delivered; stdout and stderr at once, so a child blocked writing to a full
+        pipe cannot hang this) and **wait** for the child: its exit status stays its own
+        (a child that exits 3 gives 3).
 
-        Closes our ends of the pipes (so a child blocked writing to a full pipe cannot hang
-        this), calls ``deliver_cancel(proc)`` (default: SIGTERM to the child, or to its
-        group if it leads one), waits up to ``grace_period`` seconds, then sends SIGKILL
-        (to the group too) and reaps. Shielded from cancellation and bounded in time; the
-        process is reaped before this returns. Bytes already read stay readable.
-
-        A checkpoint: after the cleanup, a pending cancellation is raised (as trio's and
-        anyio's ``aclose()`` do).
+        Only if that wait is cancelled (or fails) is the child stopped: ``deliver_cancel(proc)``
+        (default: SIGTERM to the child, or to its group if it leads one), up to
+        ``grace_period`` seconds, SIGKILL, reap -- shielded and bounded; then the cancellation
+        propagates. anyio and trio kill at once there; ``grace_period=0`` does the same.
+        Bytes already read stay readable to asyncio's methods; anyio's ``receive()`` raises
+        ``ClosedResourceError`` afterwards.
         """
+        try:
+            self._close_gently()
+            await self._wait()
+            self._after_wait()
+        except BaseException:
+            await self._aclose(grace_period, deliver_cancel)
+            raise
+
+    async def _terminate(
+        self, grace_period: float | None = None, deliver_cancel: DeliverCancel | None = None
+    ) -> None:
+        """Stop the child now (``deliver_cancel``, grace, SIGKILL), reap it, close the pipes:
+        the structured cleanup, for ``run()``'s timeout and error paths. A checkpoint after
+        the cleanup."""
         await self._aclose(grace_period, deliver_cancel)
         await self._backend.checkpoint()
 
@@ -352,25 +383,13 @@ class Process(anyio.abc.Process):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Normal exit: close stdin (pending bytes are still delivered), close stdout and
-        stderr (as ``Popen.__exit__`` does, so unread output cannot deadlock us), wait.
-        Exit by an exception or a cancellation, or a cancelled wait: :meth:`aclose`.
+        """Normal exit: :meth:`aclose` (close the pipes, wait; stopped only if that wait is
+        cancelled). Exit by an exception or a cancellation: the structured cleanup at once
+        (``deliver_cancel``, ``grace_period``, SIGKILL, reap), and the exception goes on.
         """
         if exc_type is None:
-            try:
-                if self.stdin is not None:
-                    self.stdin.close()
-                if self.stdout is not None:
-                    self.stdout._close()
-                if self.stderr is not None:
-                    self.stderr._close()
-                await self._wait()
-                if self.stdin is not None and not self.stdin._closed:
-                    self.stdin._abort()  # only a grandchild could still read it
-                return
-            except BaseException:
-                await self._aclose(None, None)
-                raise
+            await self.aclose()
+            return
         # No checkpoint after the cleanup: it must not replace the exception in flight.
         await self._aclose(None, None)
 

@@ -180,7 +180,10 @@ class StreamReader(anyio.abc.ByteReceiveStream):
             source.close()  # free the fd as soon as it has nothing more to give
 
     def _close(self) -> None:
-        """Close the pipe (Process cleanup); buffered bytes stay readable, then EOF."""
+        """Close the pipe (Process cleanup): asyncio's methods still return what is buffered,
+        then EOF; anyio's :meth:`receive` raises ``ClosedResourceError``, as anyio's own
+        process streams do once the process was closed."""
+        self._closed = True
         self._set_eof()
 
     # -- asyncio's feeding API -----------------------------------------------------------
@@ -502,14 +505,15 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         the same buffer as the asyncio methods (the buffer first, then the pipe).
 
         Raises :exc:`anyio.EndOfStream` at EOF, :exc:`anyio.ClosedResourceError` after
-        :meth:`aclose`, :exc:`anyio.BusyResourceError` while another task reads (asyncio's
+        :meth:`aclose` or once the Process was closed (``async with`` exit, its
+        :meth:`~Process.aclose`), :exc:`anyio.BusyResourceError` while another task reads (asyncio's
         methods raise ``RuntimeError`` there, as asyncio does). Cancel-safe.
         """
         await self._enter()
         if self._closed:
             raise anyio.ClosedResourceError
         if max_bytes < 1:
-            raise ValueError("max_bytes must be at least 1")
+            raise ValueError("max_bytes must be a positive integer")  # anyio's words
         if self._reading:
             raise anyio.BusyResourceError("receiving from")
         data = await self._read(max_bytes)

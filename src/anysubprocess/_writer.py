@@ -33,6 +33,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
     __slots__ = (
         "_backend",
         "_closed",
+        "_closed_by_us",
         "_closed_event",
         "_closing",
         "_drain_waiter",
@@ -54,6 +55,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
         self._flushing = False
         self._closing = False  # close() or write_eof() was called
         self._closed = False  # the pipe is closed
+        self._closed_by_us = False  # close()/aclose()/the Process closed it (anyio: "closed")
         self._peer_gone = False  # closed because the child closed its end
         self._exc: BaseException | None = None  # the error that broke the pipe
         self._drain_waiter: EventLike | None = None
@@ -189,6 +191,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
 
     def _abort(self) -> None:
         """Drop unsent bytes and close now (the child is gone, or the Process is closing)."""
+        self._closed_by_us = True
         self._pending.clear()
         self._pending_size = 0
         self._close_pipe()
@@ -218,6 +221,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
     def close(self) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.close`: the pipe closes once buffered bytes
         are written (or the child is gone)."""
+        self._closed_by_us = True
         if self._closing:
             return
         self._closing = True
@@ -256,8 +260,9 @@ class StreamWriter(anyio.abc.ByteSendStream):
         """anyio's :meth:`~anyio.abc.ByteSendStream.send`: returns once the pipe has taken all
         of ``item`` (back-pressure: it waits for the child to read).
 
-        Raises :exc:`anyio.BrokenResourceError` once the child has closed its stdin (or
-        exited), :exc:`anyio.ClosedResourceError` after :meth:`aclose` or ``close()``.
+        Raises :exc:`anyio.ClosedResourceError` once we closed stdin (:meth:`aclose`,
+        ``close()``, the Process's cleanup), else :exc:`anyio.BrokenResourceError` once the
+        child has closed its stdin (or exited): anyio's order.
         Cancelled: the bytes not yet taken stay queued and are still delivered.
         """
         await self._backend.checkpoint()
@@ -272,6 +277,9 @@ class StreamWriter(anyio.abc.ByteSendStream):
             self._check_sendable()
 
     def _check_sendable(self) -> None:
+        # anyio's order: closed by us first, then broken (by the child or a failed write).
+        if self._closed_by_us:
+            raise anyio.ClosedResourceError
         if self._exc is not None:
             raise anyio.BrokenResourceError from self._exc
         if self._peer_gone:
