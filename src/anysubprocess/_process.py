@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio.subprocess
 import signal
 import sys
 import warnings
@@ -14,6 +15,7 @@ import anyio.abc
 
 from ._backends import Backend, ChildProcess, ReceivePipe
 from ._exceptions import TimeoutExpired
+from ._inherit import Absent
 from ._reader import StreamReader
 from ._transport import SubprocessTransport
 from ._writer import StreamWriter
@@ -30,16 +32,42 @@ _REAP_TIMEOUT = 5.0
 DeliverCancel = Callable[["Process"], Awaitable[object]]
 
 
-class Process(anyio.abc.Process):
-    """Mirrors :class:`asyncio.subprocess.Process`; made by ``create_subprocess_exec/_shell``.
+class Process(asyncio.subprocess.Process, anyio.abc.Process):
+    """Mirrors :class:`asyncio.subprocess.Process`, and is one (``isinstance`` holds, on every
+    loop; so are its streams); made by ``create_subprocess_exec/_shell``.
 
-    Also an :class:`anyio.abc.Process`, its pipes anyio byte streams: code written against
-    anyio's process API takes it as it is. asyncio's methods keep asyncio's exceptions.
+    Also an :class:`anyio.abc.Process`, its pipes anyio byte streams, with anyio's contracts
+    (``aclose()`` waits; ``receive()``/``send()`` raise anyio's exceptions). asyncio's methods
+    keep asyncio's exceptions. One difference to know: ``async for`` on a stream yields
+    asyncio's lines, not anyio's chunks (see :meth:`StreamReader.chunks`).
 
     Beyond asyncio: ``wait(timeout=)`` and ``communicate(timeout=)``, ``async with`` (and
     :meth:`aclose`, its anyio/trio equivalent) for cleanup that never leaves a child behind,
     :meth:`signal_group`.
     """
+
+    # Plain attributes, as asyncio's (typeshed: mutable attributes; anyio: properties).
+    __slots__ = {
+        "pid": "Mirrors :attr:`asyncio.subprocess.Process.pid`: the child's process id.",
+        "stderr": "Mirrors :attr:`asyncio.subprocess.Process.stderr`: the child's stderr (with "
+        "``stderr=PIPE``), as :attr:`stdout`.",
+        "stdin": "Mirrors :attr:`asyncio.subprocess.Process.stdin`: the child's stdin (with "
+        "``stdin=PIPE``, else ``None``), asyncio's writer and anyio's send stream.",
+        "stdout": "Mirrors :attr:`asyncio.subprocess.Process.stdout`: the child's stdout (with "
+        "``stdout=PIPE``, else ``None``), asyncio's reader and anyio's receive stream, over "
+        "one buffer.",
+    }
+    pid: int
+    stdin: StreamWriter | None
+    stdout: StreamReader | None
+    stderr: StreamReader | None
+
+    # asyncio's helpers for its own communicate() (see _inherit.py).
+    _feed_stdin = Absent()
+    _noop = Absent()
+    _read_stream = Absent()
+    _loop = Absent()
+    _protocol = Absent()
 
     #: Seconds between the polite request to stop and SIGKILL, in structured cleanup.
     grace_period: float
@@ -60,10 +88,10 @@ class Process(anyio.abc.Process):
         self._backend = backend
         self._args = args
         self._own_group = own_group
-        self._pid = child.pid
-        self._stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
-        self._stdout = self._reader(child.stdout, limit)
-        self._stderr = self._reader(child.stderr, limit)
+        self.pid = child.pid
+        self.stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
+        self.stdout = self._reader(child.stdout, limit)
+        self.stderr = self._reader(child.stderr, limit)
         self._transport_closed = False
         self.grace_period = DEFAULT_GRACE_PERIOD
         self.deliver_cancel = None
@@ -80,30 +108,6 @@ class Process(anyio.abc.Process):
         rc = self._child.poll()
         state = "running" if rc is None else f"returncode={rc}"
         return f"<Process {self.pid} {state} args={self._args!r}>"
-
-    @property
-    def pid(self) -> int:
-        """Mirrors :attr:`asyncio.subprocess.Process.pid`: the child's process id."""
-        return self._pid
-
-    @property
-    def stdin(self) -> StreamWriter | None:
-        """Mirrors :attr:`asyncio.subprocess.Process.stdin`: the child's stdin (with
-        ``stdin=PIPE``, else ``None``), asyncio's writer and anyio's send stream."""
-        return self._stdin
-
-    @property
-    def stdout(self) -> StreamReader | None:
-        """Mirrors :attr:`asyncio.subprocess.Process.stdout`: the child's stdout (with
-        ``stdout=PIPE``, else ``None``), asyncio's reader and anyio's receive stream, over one
-        buffer."""
-        return self._stdout
-
-    @property
-    def stderr(self) -> StreamReader | None:
-        """Mirrors :attr:`asyncio.subprocess.Process.stderr`: the child's stderr (with
-        ``stderr=PIPE``), as :attr:`stdout`."""
-        return self._stderr
 
     @property
     def _transport(self) -> SubprocessTransport:
@@ -151,7 +155,9 @@ class Process(anyio.abc.Process):
             return rc
         return await self._child.wait()
 
-    async def communicate(
+    # typeshed types asyncio's communicate() as returning (bytes, bytes), but asyncio returns
+    # None for a stream that is not a pipe, as we do: our return type says so.
+    async def communicate(  # type: ignore[override]
         self, input: bytes | bytearray | memoryview | None = None, *, timeout: float | None = None
     ) -> tuple[bytes | None, bytes | None]:
         """Mirrors :meth:`asyncio.subprocess.Process.communicate`.

@@ -3,16 +3,25 @@ an anyio ``ByteReceiveStream`` over that same buffer."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import sys
 from asyncio import IncompleteReadError, LimitOverrunError
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, SupportsIndex
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
 from ._backends import EventLike, ReceivePipe
+from ._inherit import Absent
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 12):
+        from collections.abc import Buffer
+    else:
+        from typing_extensions import Buffer
 
 __all__ = ["StreamReader"]
 
@@ -29,8 +38,9 @@ def _busy(func_name: str) -> RuntimeError:
     )
 
 
-class StreamReader(anyio.abc.ByteReceiveStream):
-    """Mirrors :class:`asyncio.StreamReader`; also an :class:`anyio.abc.ByteReceiveStream`
+class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
+    """Mirrors :class:`asyncio.StreamReader`, and is one (``isinstance`` holds, on every loop);
+    also an :class:`anyio.abc.ByteReceiveStream`
     (:meth:`receive`, :meth:`aclose`) reading from the same buffer, so bytes taken by one
     vocabulary are never returned by the other. ``async for`` yields asyncio's lines.
 
@@ -60,6 +70,9 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         "_yield_next",
     )
 
+    # asyncio's helpers for its transport-fed reader: no transport here (see _inherit.py).
+    _maybe_resume_transport = Absent()
+
     def __init__(
         self,
         limit: int = _DEFAULT_LIMIT,
@@ -78,7 +91,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         # Bytes collected by a read() to EOF that has not returned yet (cancelled, say).
         self._acc: io.BytesIO | None = None
         self._eof = False
-        self._exception: BaseException | None = None
+        self._exception: Exception | None = None
         # True while _exception and _acc are None and _buf is a `bytes`: one check on
         # readline's fast path (see _update_plain).
         self._plain = True
@@ -188,11 +201,11 @@ class StreamReader(anyio.abc.ByteReceiveStream):
 
     # -- asyncio's feeding API -----------------------------------------------------------
 
-    def exception(self) -> BaseException | None:
+    def exception(self) -> Exception | None:
         """The exception given to :meth:`set_exception`, or ``None`` (as in asyncio)."""
         return self._exception
 
-    def set_exception(self, exc: BaseException) -> None:
+    def set_exception(self, exc: Exception) -> None:
         """Make the waiting and the next reads raise ``exc`` (as in asyncio)."""
         self._exception = exc
         self._plain = False
@@ -206,7 +219,14 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         if waiter is not None:
             waiter.set()
 
-    def feed_data(self, data: bytes | bytearray | memoryview) -> None:
+    def set_transport(self, transport: asyncio.BaseTransport) -> NoReturn:
+        """asyncio's reader is fed by a transport; ours reads its pipe itself (or is fed by
+        :meth:`feed_data`), so this raises ``RuntimeError``."""
+        raise RuntimeError(
+            "anysubprocess's StreamReader reads its pipe itself; it takes no transport"
+        )
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
         """Append ``data`` to the buffer, as asyncio's (undocumented) ``feed_data`` does: for a
         ``StreamReader()`` without a pipe, e.g. in tests."""
         assert not self._eof, "feed_data after feed_eof"
@@ -331,7 +351,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
                 self._set_buffer(b"")
             raise ValueError(e.args[0]) from None
 
-    async def readuntil(self, separator: bytes | tuple[bytes, ...] = b"\n") -> bytes:
+    async def readuntil(self, separator: Buffer | tuple[Buffer, ...] = b"\n") -> bytes:
         """Mirrors :meth:`asyncio.StreamReader.readuntil` of Python 3.13 on every Python.
 
         Only a ``tuple`` is a set of separators (as in asyncio).
@@ -339,7 +359,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         await self._enter()
         return await self._readuntil(separator)
 
-    async def _readuntil(self, separator: bytes | tuple[bytes, ...]) -> bytes:
+    async def _readuntil(self, separator: Buffer | tuple[Buffer, ...]) -> bytes:
         seps: list[Any]
         seps = sorted(separator, key=len) if isinstance(separator, tuple) else [separator]
         if not seps:

@@ -3,15 +3,22 @@ anyio ``ByteSendStream`` over the same queue."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 from collections import deque
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import anyio.abc
 
 from ._backends import Backend, EventLike, SendPipe
+from ._inherit import Absent
+from ._transport import PipeWriteTransport
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["StreamWriter"]
 
@@ -20,8 +27,9 @@ _LOW_WATER = 2**14
 _COALESCE = 2**12  # pending writes smaller than this are merged into one buffer
 
 
-class StreamWriter(anyio.abc.ByteSendStream):
-    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin; also an
+class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
+    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin, and is one (``isinstance``
+    holds, on every loop); also an
     :class:`anyio.abc.ByteSendStream` (:meth:`send`, :meth:`aclose`) over the same queue.
 
     ``write()`` hands bytes to the pipe at once; what the pipe cannot take yet is flushed by a
@@ -44,6 +52,12 @@ class StreamWriter(anyio.abc.ByteSendStream):
         "_pending_size",
         "_pipe",
     )
+
+    # asyncio.StreamWriter's __init__ sets these; nothing here has them (see _inherit.py).
+    _loop = Absent()
+    _protocol = Absent()
+    _reader = Absent()
+    _complete_fut = Absent()
 
     def __init__(self, pipe: SendPipe, backend: Backend) -> None:
         self._pipe = pipe
@@ -73,11 +87,25 @@ class StreamWriter(anyio.abc.ByteSendStream):
             info.append(f"exception={self._exc!r}")
         return "<{}>".format(" ".join(info))
 
+    def __del__(self, warnings: Any = None) -> None:
+        """Nothing: asyncio's ``__del__`` (3.11+) calls its transport and loop, which a
+        finalizer must not do (and there are none here); the pipe closes its own fd."""
+
     @property
-    def transport(self) -> None:
-        """Mirrors :attr:`asyncio.StreamWriter.transport`; there is no transport here
-        (``None``)."""
-        return None
+    def transport(self) -> PipeWriteTransport:
+        """Mirrors :attr:`asyncio.StreamWriter.transport`: an :class:`asyncio.WriteTransport`
+        face of this writer (``write``, ``close``, ``abort``, ``is_closing``,
+        ``get_write_buffer_size``, ``get_extra_info("pipe")``), over the same queue."""
+        return PipeWriteTransport(self)
+
+    @property
+    def _transport(self) -> PipeWriteTransport:
+        """asyncio's private name for :attr:`transport`, for code that reaches for it."""
+        return PipeWriteTransport(self)
+
+    async def start_tls(self, sslcontext: ssl.SSLContext, **kwargs: Any) -> NoReturn:
+        """Not for a pipe: raises ``RuntimeError`` (asyncio's has no TLS for pipes either)."""
+        raise RuntimeError("start_tls() is not supported on a subprocess pipe")
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Mirrors :meth:`asyncio.StreamWriter.get_extra_info`: ``"pipe"`` is the pipe's file
@@ -120,7 +148,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
             self._flushing = True
             self._backend.start_background(self._flush)
 
-    def writelines(self, data: Any) -> None:
+    def writelines(self, data: Iterable[bytes | bytearray | memoryview]) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.writelines`: :meth:`write` each item."""
         for chunk in data:
             self.write(chunk)
