@@ -499,3 +499,31 @@ async def test_anyio_typed_code_gets_anyios_aclose() -> None:
 
     proc = await anysubprocess.create_subprocess_exec(PY, "-c", "raise SystemExit(3)")
     assert await anyio_code(proc) == 3
+
+
+# -- async for: asyncio's lines on our reader; anyio's chunks through chunks() -----------------
+
+
+async def _drain_anyio_style(stream: anyio.abc.ByteReceiveStream) -> bytes:
+    """A helper typed for anyio: iterating a byte stream yields chunks."""
+    return b"".join([chunk async for chunk in stream])
+
+
+async def test_anyio_style_iteration_of_an_overlong_line_loses_nothing() -> None:
+    data = b"x" * 100_000 + b"\n" + b"tail"  # one line over the 64 KiB limit
+    proc = await _printing(data)
+    assert proc.stdout is not None
+    # Our reader iterates asyncio's lines: the overlong one raises asyncio's ValueError...
+    with pytest.raises(ValueError, match="limit"):
+        await _drain_anyio_style(proc.stdout)
+    # ...and its bytes are still there, for anyio's iteration: chunks(), or any anyio wrapper.
+    assert b"".join([chunk async for chunk in proc.stdout.chunks()]) == data
+    assert await proc.wait() == 0
+
+
+async def test_anyio_wrappers_iterate_chunks() -> None:
+    data = b"y" * 100_000 + b"\n" + b"tail"
+    proc = await _printing(data)
+    assert proc.stdout is not None
+    assert await _drain_anyio_style(BufferedByteReceiveStream(proc.stdout)) == data
+    assert await proc.wait() == 0

@@ -42,7 +42,9 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
     """Mirrors :class:`asyncio.StreamReader`, and is one (``isinstance`` holds, on every loop);
     also an :class:`anyio.abc.ByteReceiveStream`
     (:meth:`receive`, :meth:`aclose`) reading from the same buffer, so bytes taken by one
-    vocabulary are never returned by the other. ``async for`` yields asyncio's lines.
+    vocabulary are never returned by the other. ``async for`` yields asyncio's lines (an
+    overlong line raises ``ValueError`` but stays buffered); :meth:`chunks` yields anyio's
+    chunks.
 
     Data is pulled from the pipe only when a read needs it, so the buffer never holds more
     than about ``limit`` plus one pipe read unless asked to (``readexactly(n)``, ``read()``),
@@ -493,11 +495,40 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
         return self
 
     async def __anext__(self) -> bytes:
+        """``async for`` yields asyncio's lines (asyncio code is the migration target), but
+        loses nothing: a line longer than ``limit`` raises asyncio's ``ValueError`` with its
+        bytes still buffered (``read()``, ``receive()``, :meth:`chunks` return them;
+        ``readline()`` throws them away, as asyncio's does). anyio's chunks: :meth:`chunks`."""
         await self._enter()
-        line = await self._readline()
+        line = await self._next_line()
         if line == b"":
             raise StopAsyncIteration
         return line
+
+    async def _next_line(self) -> bytes:
+        """:meth:`_readline`, except that an overlong line stays in the buffer."""
+        buf = self._buf
+        pos = self._pos
+        end = buf.find(b"\n", pos) + 1
+        if end and end - pos <= self._maxline and self._plain:
+            self._pos = end  # fast path: a whole line is buffered
+            return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
+        try:
+            return await self._readuntil(b"\n")
+        except IncompleteReadError as e:
+            return e.partial
+        except LimitOverrunError as e:
+            # asyncio's iteration (readline) drops the line here; code that iterates a byte
+            # stream for chunks (anyio's vocabulary) would lose it without knowing why.
+            raise ValueError(e.args[0]) from None
+
+    def chunks(self, max_bytes: int = 65536) -> AsyncIterator[bytes]:
+        """*Beyond asyncio.* anyio's iteration of a byte stream: ``async for chunk in
+        reader.chunks()`` yields what :meth:`receive` returns (1 to ``max_bytes`` bytes, no
+        line rules) until EOF. ``async for`` on the reader itself yields asyncio's lines."""
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be a positive integer")
+        return _ChunkIterator(self, max_bytes)
 
     # -- extension ---------------------------------------------------------------------------
 
@@ -576,3 +607,22 @@ class _LineIterator:
             if not self._split:
                 raise
         return await reader.readexactly(reader._limit)
+
+
+class _ChunkIterator:
+    """The iterator behind :meth:`StreamReader.chunks`."""
+
+    __slots__ = ("_max_bytes", "_reader")
+
+    def __init__(self, reader: StreamReader, max_bytes: int) -> None:
+        self._reader = reader
+        self._max_bytes = max_bytes
+
+    def __aiter__(self) -> _ChunkIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._reader.receive(self._max_bytes)
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
