@@ -92,14 +92,14 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
         finalizer must not do (and there are none here); the pipe closes its own fd."""
 
     @property
-    def transport(self) -> PipeWriteTransport:
+    def transport(self) -> asyncio.WriteTransport:
         """Mirrors :attr:`asyncio.StreamWriter.transport`: an :class:`asyncio.WriteTransport`
         face of this writer (``write``, ``close``, ``abort``, ``is_closing``,
         ``get_write_buffer_size``, ``get_extra_info("pipe")``), over the same queue."""
         return PipeWriteTransport(self)
 
     @property
-    def _transport(self) -> PipeWriteTransport:
+    def _transport(self) -> asyncio.WriteTransport:
         """asyncio's private name for :attr:`transport`, for code that reaches for it."""
         return PipeWriteTransport(self)
 
