@@ -35,7 +35,9 @@ BACKENDS = [
 
 
 def _eager_loop() -> asyncio.AbstractEventLoop:
-    loop = asyncio.new_event_loop()
+    # Not asyncio.new_event_loop(): it asks the event loop policy, and once trio-asyncio was
+    # imported (test_bridge.py imports it), that policy makes trio-asyncio's loops.
+    loop = asyncio.SelectorEventLoop()
     loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined,unused-ignore]
     return loop
 
