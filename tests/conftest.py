@@ -36,7 +36,24 @@ BACKENDS = [
 ]
 
 
-@pytest.fixture(params=BACKENDS)
+def _eager_loop() -> asyncio.AbstractEventLoop:
+    # Not asyncio.new_event_loop(): it asks the event loop policy, and once trio-asyncio was
+    # imported (test_bridge.py imports it), that policy makes trio-asyncio's loops.
+    loop = asyncio.SelectorEventLoop()
+    loop.set_task_factory(asyncio.eager_task_factory)  # type: ignore[attr-defined,unused-ignore]
+    return loop
+
+
+#: asyncio with the eager task factory (new in 3.12; not a param before), a loop configuration
+#: users run (anyio's own suite runs on it): a task runs synchronously until it first waits.
+EAGER = pytest.param(("asyncio", {"loop_factory": _eager_loop}), id="asyncio+eager")
+#: The modules that also run on asyncio+eager (not every module: it would add a third to
+#: the suite's time). Task-start order is what eager tasks change: processes, streams and
+#: cancellation are where it matters.
+EAGER_MODULES = {"test_process", "test_streams", "test_cancellation", "test_inherit"}
+
+
+@pytest.fixture(params=[*BACKENDS, EAGER] if sys.version_info >= (3, 12) else BACKENDS)
 def anyio_backend(request: pytest.FixtureRequest) -> Any:
     return request.param
 
@@ -45,6 +62,22 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
 THREADS = IO == "threads"
 #: Why a test that inspects the fd path's internals does not run on the thread backend.
 FD_PATH_ONLY = pytest.mark.skipif(THREADS, reason="fd path internals (ANYSUBPROCESS_IO=threads)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """asyncio+eager runs for EAGER_MODULES only: deselect it elsewhere."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("anyio_backend") if callspec is not None else None
+        eager = backend is EAGER.values[0]
+        module_obj = getattr(item, "module", None)
+        module = module_obj.__name__.rpartition(".")[2] if module_obj is not None else ""
+        (drop if eager and module not in EAGER_MODULES else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
 
 # The leak checks' own views, as the tests use them: pipe/pidfd fds, children (running or zombie).
 _our_fds = open_fds
@@ -128,6 +161,15 @@ async def assert_yields(awaitable: Awaitable[T]) -> T:
     assert ran, "the call returned without yielding to the event loop"
     await task
     return result
+
+
+async def stop(proc: Any, **kwargs: Any) -> None:
+    """Stop a child that may still run: ``aclose()`` with its wait cancelled at once, which is
+    the structured cleanup (``deliver_cancel``, ``grace_period``, SIGKILL, reap). A plain
+    ``aclose()`` waits for the child to exit, as anyio's and trio's do."""
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await proc.aclose(**kwargs)
 
 
 async def assert_cancel_point(awaitable: Awaitable[Any]) -> None:

@@ -28,7 +28,7 @@ import anysubprocess
 import anysubprocess.subprocess
 from anysubprocess.testing import no_leaks
 
-from .conftest import PY
+from .conftest import PY, stop
 from .oracle import SCENARIO_TIMEOUT, Outcome, Scenario, run_both
 
 pytestmark = pytest.mark.differential
@@ -223,7 +223,7 @@ async def _start_and_read(m: ModuleType, limit: Any, pipe: bool) -> Outcome:
             proc._transport.close()  # kills and frees what no reader drains
             await proc.wait()
         else:
-            await proc.aclose()
+            await stop(proc)
 
 
 def _asyncio_limit_outcome(limit: Any, pipe: bool) -> Outcome:

@@ -19,7 +19,7 @@ from anyio.streams.text import TextReceiveStream, TextSendStream
 import anysubprocess
 from anysubprocess import PIPE, Process
 
-from .conftest import PY, assert_cancel_point, assert_yields
+from .conftest import PY, assert_cancel_point, assert_yields, stop
 
 CAT = "import sys\nfor line in sys.stdin.buffer: sys.stdout.buffer.write(line); sys.stdout.flush()"
 COUNT = "import sys; print(len(sys.stdin.buffer.read()))"
@@ -359,7 +359,8 @@ async def asyncio_side():  # asyncio code, run by trio-asyncio's loop
         await slow.wait(timeout=0.1)
     except asp.TimeoutExpired:
         pass
-    await slow.aclose()
+    slow.terminate()
+    await slow.aclose()  # waits (anyio's aclose)
     return out, err, proc.returncode, slow.returncode
 
 async def main():
@@ -414,7 +415,7 @@ async def test_cancelled_stdin_aclose_still_closes() -> None:
     with pytest.raises(anyio.ClosedResourceError):  # closed by us: not "broken"
         await proc.stdin.send(b"more")
     await proc.stdin.wait_closed()  # no BrokenPipeError: nothing broke
-    await proc.aclose()
+    await stop(proc)
 
 
 async def test_send_after_process_aclose_is_closed_not_broken() -> None:
@@ -424,7 +425,105 @@ async def test_send_after_process_aclose_is_closed_not_broken() -> None:
     assert proc.stdin is not None
     proc.stdin.write(b"z" * 4_000_000)  # the flusher is waiting on the full pipe
     await anyio.sleep(0.05)
-    await proc.aclose()
+    await stop(proc)
     with pytest.raises(anyio.ClosedResourceError):
         await proc.stdin.send(b"more")
     await proc.stdin.wait_closed()
+
+
+# -- anyio's contract where it differs from asyncio's (issue #15, from anyio's own suite) ------
+
+
+@pytest.mark.parametrize("max_bytes", [0, -1])
+async def test_receive_rejects_max_bytes_below_1_in_anyios_words(max_bytes: int) -> None:
+    proc = await _printing(b"x")
+    assert proc.stdout is not None
+    with pytest.raises(ValueError, match=r"^max_bytes must be a positive integer$"):
+        await proc.stdout.receive(max_bytes)
+    assert await proc.stdout.read() == b"x"  # nothing taken
+    await proc.wait()
+
+
+async def test_receive_after_the_process_was_closed_raises_closed_resource_error() -> None:
+    proc = await _printing(b"left over")
+    async with proc:
+        await proc.wait()
+    assert proc.stdout is not None
+    with pytest.raises(anyio.ClosedResourceError):  # anyio's contract: not EndOfStream
+        await proc.stdout.receive(1)
+    assert await proc.stdout.read() == b"left over"  # asyncio's methods: the buffer, then EOF
+
+
+async def test_send_after_we_closed_stdin_is_closed_even_when_the_child_left() -> None:
+    proc = await anysubprocess.create_subprocess_exec(PY, "-c", "", stdin=PIPE)
+    assert proc.stdin is not None
+    await proc.wait()
+    with pytest.raises(anyio.BrokenResourceError):  # the child left; we did not close
+        for _ in range(3):
+            await proc.stdin.send(b"x")
+    proc.stdin.close()
+    with pytest.raises(anyio.ClosedResourceError):  # closed by us is checked first
+        await proc.stdin.send(b"x")
+    await proc.aclose()
+
+
+async def test_aclose_waits_and_keeps_the_exit_status() -> None:
+    """anyio's and trio's aclose(): close the pipes and wait; no signal."""
+    proc = await anysubprocess.create_subprocess_exec(
+        PY,
+        "-c",
+        "import sys, time; sys.stdin.read(); time.sleep(0.2); sys.exit(3)",
+        stdin=PIPE,
+        stdout=PIPE,
+    )
+    with anyio.fail_after(10):
+        await proc.aclose()
+    assert proc.returncode == 3
+    assert proc.stdout is not None
+    with pytest.raises(anyio.ClosedResourceError):
+        await proc.stdout.receive()
+
+
+async def test_aclose_whose_wait_is_cancelled_stops_the_child() -> None:
+    proc = await anysubprocess.create_subprocess_exec(PY, "-c", "import time; time.sleep(30)")
+    with anyio.move_on_after(0.2) as scope:
+        await proc.aclose(grace_period=0.5)
+    assert scope.cancelled_caught
+    assert proc.returncode == -signal.SIGTERM  # the cleanup ran, shielded, before it raised
+
+
+async def test_anyio_typed_code_gets_anyios_aclose() -> None:
+    async def anyio_code(p: anyio.abc.Process) -> int | None:
+        await p.aclose()
+        return p.returncode
+
+    proc = await anysubprocess.create_subprocess_exec(PY, "-c", "raise SystemExit(3)")
+    assert await anyio_code(proc) == 3
+
+
+# -- async for: asyncio's lines on our reader; anyio's chunks through chunks() -----------------
+
+
+async def _drain_anyio_style(stream: anyio.abc.ByteReceiveStream) -> bytes:
+    """A helper typed for anyio: iterating a byte stream yields chunks."""
+    return b"".join([chunk async for chunk in stream])
+
+
+async def test_anyio_style_iteration_of_an_overlong_line_loses_nothing() -> None:
+    data = b"x" * 100_000 + b"\n" + b"tail"  # one line over the 64 KiB limit
+    proc = await _printing(data)
+    assert proc.stdout is not None
+    # Our reader iterates asyncio's lines: the overlong one raises asyncio's ValueError...
+    with pytest.raises(ValueError, match="limit"):
+        await _drain_anyio_style(proc.stdout)
+    # ...and its bytes are still there, for anyio's iteration: chunks(), or any anyio wrapper.
+    assert b"".join([chunk async for chunk in proc.stdout.chunks()]) == data
+    assert await proc.wait() == 0
+
+
+async def test_anyio_wrappers_iterate_chunks() -> None:
+    data = b"y" * 100_000 + b"\n" + b"tail"
+    proc = await _printing(data)
+    assert proc.stdout is not None
+    assert await _drain_anyio_style(BufferedByteReceiveStream(proc.stdout)) == data
+    assert await proc.wait() == 0

@@ -19,7 +19,7 @@ import pytest
 import anysubprocess
 from anysubprocess import PIPE, Process
 
-from .conftest import PY, _children, _our_fds, assert_cancel_point, assert_yields
+from .conftest import PY, _children, _our_fds, assert_cancel_point, assert_yields, stop
 
 
 class _CancelAt:
@@ -76,7 +76,7 @@ class Case:
 async def _aclose(state: Any) -> None:
     proc = state if isinstance(state, Process) else getattr(state, "proc", None)
     if isinstance(proc, Process):
-        await proc.aclose()
+        await stop(proc)
 
 
 async def run_matrix(case: Case, name: str, limit: int = 200) -> int:
@@ -310,11 +310,19 @@ async def test_async_with_exit() -> None:
 
 
 async def test_aclose() -> None:
+    """anyio's aclose(): close stdin, wait; a cancelled wait stops the child (shielded)."""
+
     async def setup() -> Process:
-        return await anysubprocess.create_subprocess_exec(PY, "-c", "import time; time.sleep(30)")
+        return await anysubprocess.create_subprocess_exec(
+            PY,
+            "-c",
+            "import sys, time; sys.stdin.read(); time.sleep(0.05); sys.exit(3)",
+            stdin=PIPE,
+        )
 
     async def after(proc: Process, result: Any, cancelled: bool) -> None:
-        assert proc._child.returncode == -15  # shielded: the cleanup always completes
+        # Not cancelled: the child's own status. Cancelled: stopped, unless it exited first.
+        assert proc._child.returncode in ((-15, 3) if cancelled else (3,))
 
     await run_matrix(Case(setup, lambda p: p.aclose(), after), "aclose")
 

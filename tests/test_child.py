@@ -25,7 +25,7 @@ import anysubprocess.subprocess
 from anysubprocess import PIPE
 from anysubprocess._backends._child import use_pidfd
 
-from .conftest import FD_PATH_ONLY, PY, THREADS, _children, _our_fds, assert_yields
+from .conftest import FD_PATH_ONLY, PY, THREADS, _children, _our_fds, assert_yields, stop
 from .oracle import assert_same
 
 
@@ -350,12 +350,12 @@ async def test_cancelled_while_a_burst_spawns_in_threads() -> None:
         if not scope.cancelled_caught:
             continue
         for proc in started:  # those the callers did get are theirs to end
-            await proc.aclose()
+            await stop(proc)
         started.clear()
         await _until(lambda: _children() == kids_before, "every orphan is killed and reaped")
         await _until(lambda: _our_fds() == fds_before, "the orphans' pipes are closed")
     for proc in started:
-        await proc.aclose()
+        await stop(proc)
 
 
 # -- the path without pidfd --------------------------------------------------------------------

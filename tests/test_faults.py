@@ -21,7 +21,7 @@ import anysubprocess
 from anysubprocess import PIPE
 from anysubprocess.testing import Snapshot
 
-from .conftest import PY
+from .conftest import PY, stop
 from .oracle import assert_same
 
 pytestmark = pytest.mark.differential
@@ -356,4 +356,4 @@ async def test_wait_returns_at_the_childs_exit_while_a_grandchild_holds_stdout()
             assert await proc.stdout.read() == b"late\n"
     finally:
         os.close(w)
-        await proc.aclose()
+        await stop(proc)

@@ -85,7 +85,7 @@ async def test_a_thousand_children_at_once() -> None:
         for proc in procs:  # a failure half-way must not leave 1,000 children to the hygiene check
             if proc.returncode is None:
                 proc.kill()
-            await proc.aclose()
+            await proc.aclose()  # waits: the child was killed
     await snapshot.wait_clean(timeout=10)
     with anyio.fail_after(10):
         while _fd_count() > fds_before:

@@ -18,7 +18,7 @@ import anysubprocess
 import anysubprocess.subprocess
 from anysubprocess import PIPE
 
-from .conftest import PY, _alive
+from .conftest import PY, _alive, stop
 from .oracle import assert_same
 
 ECHO_UPPER = "import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.write(data.upper())"
@@ -173,7 +173,7 @@ async def test_wait_returns_while_grandchild_holds_the_pipe() -> None:
             assert await proc.wait() == 0
         os.kill(grandchild, 0)  # still there, still holding stdout
     finally:
-        await proc.aclose()  # kills the group, grandchild included
+        await stop(proc)  # kills the group, grandchild included
 
 
 async def test_returncode_is_current_without_wait() -> None:
@@ -255,7 +255,7 @@ async def test_cancelled_spawn_leaves_no_child() -> None:
             proc = await anysubprocess.create_subprocess_exec(
                 PY, "-c", "import time; time.sleep(30)", stdout=PIPE
             )
-            await proc.aclose()
+            await stop(proc)
 
 
 async def test_burst_of_spawns_goes_through_threads_and_cancels_cleanly() -> None:

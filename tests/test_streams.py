@@ -18,7 +18,7 @@ import anysubprocess
 import anysubprocess.subprocess
 from anysubprocess import PIPE
 
-from .conftest import FD_PATH_ONLY, PY, _alive
+from .conftest import FD_PATH_ONLY, PY, _alive, stop
 from .oracle import assert_same
 
 ECHO_LINES = (
@@ -509,7 +509,7 @@ async def test_a_read_blocked_when_the_process_closes_sees_eof() -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(reader)
         await anyio.sleep(0.05)
-        await proc.aclose(grace_period=1)
+        await stop(proc, grace_period=1)
     assert lines == [b""]
 
 

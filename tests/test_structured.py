@@ -17,7 +17,7 @@ import pytest
 import anysubprocess
 from anysubprocess import PIPE, Process, TimeoutExpired
 
-from .conftest import PY
+from .conftest import PY, stop
 
 IGNORE_TERM = (
     "import signal, sys, time\n"
@@ -127,7 +127,7 @@ async def test_aclose_is_explicit_cleanup_and_keeps_read_bytes() -> None:
         while proc.stdout._buffered() < 4:  # the whole line is out: print() has returned
             proc.stdout._pull_nowait(4)
             await anyio.sleep(0.001)
-    await proc.aclose(grace_period=0.1)
+    await stop(proc, grace_period=0.1)  # aclose() whose wait is cancelled: stop the child
     assert proc.returncode == -signal.SIGKILL
     assert await proc.stdout.read() == b"ady\n"
     await proc.aclose()  # idempotent
@@ -169,7 +169,7 @@ async def test_failing_deliver_cancel_still_kills() -> None:
     assert proc.stdout is not None
     await proc.stdout.readline()  # SIGTERM is ignored from here on
     with pytest.warns(RuntimeWarning, match="deliver_cancel raised"):
-        await proc.aclose(deliver_cancel=broken)
+        await stop(proc, deliver_cancel=broken)
     assert proc.returncode == -signal.SIGKILL
 
 
@@ -344,7 +344,7 @@ async def test_without_a_group_only_the_child_is_signalled() -> None:
     try:
         with pytest.raises(ValueError, match="process group"):
             proc.signal_group(signal.SIGTERM)
-        await proc.aclose(grace_period=1)
+        await stop(proc, grace_period=1)
         await anyio.sleep(0.1)
         assert not _gone_or_zombie(grandchild)  # documented: start a group to get it too
     finally:

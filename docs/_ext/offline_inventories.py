@@ -20,9 +20,10 @@ import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-# project -> (base URL, version, {page: [(domain:role, name), ...]})
-# An entry's URL is base + page + "#" + name, as Sphinx documents objects.
-_PY_OBJECTS: dict[str, list[tuple[str, str]]] = {
+# project -> (base URL, version, {page: [(domain:role, name[, anchor]), ...]})
+# An entry's URL is base + page + "#" + name, as Sphinx documents objects (or
+# + anchor, for a name autodoc spells differently from the upstream docs).
+_PY_OBJECTS: dict[str, list[tuple[str, ...]]] = {
     "library/asyncio-subprocess.html": [
         ("py:module", "asyncio.subprocess"),
         ("py:function", "asyncio.create_subprocess_exec"),
@@ -61,7 +62,17 @@ _PY_OBJECTS: dict[str, list[tuple[str, str]]] = {
         ("py:method", "asyncio.StreamWriter.drain"),
         ("py:method", "asyncio.StreamWriter.is_closing"),
         ("py:method", "asyncio.StreamWriter.wait_closed"),
+        # Our classes' bases, as autodoc names them (their defining module).
+        ("py:class", "asyncio.streams.StreamReader", "asyncio.StreamReader"),
+        ("py:class", "asyncio.streams.StreamWriter", "asyncio.StreamWriter"),
     ],
+    "library/asyncio-protocol.html": [
+        ("py:class", "asyncio.BaseTransport"),
+        ("py:class", "asyncio.WriteTransport"),
+        ("py:class", "asyncio.transports.BaseTransport", "asyncio.BaseTransport"),
+        ("py:class", "asyncio.transports.WriteTransport", "asyncio.WriteTransport"),
+    ],
+    "library/ssl.html": [("py:class", "ssl.SSLContext")],
     "library/asyncio-exceptions.html": [
         ("py:exception", "asyncio.IncompleteReadError"),
         ("py:attribute", "asyncio.IncompleteReadError.expected"),
@@ -145,6 +156,11 @@ _PY_OBJECTS: dict[str, list[tuple[str, str]]] = {
         ("py:class", "collections.abc.Collection"),
         ("py:class", "collections.abc.Mapping"),
         ("py:class", "collections.abc.Sequence"),
+        ("py:class", "collections.abc.Iterable"),
+        ("py:class", "collections.abc.Buffer"),
+        # readuntil()'s separator type, imported for type checkers only (3.11: from
+        # typing_extensions), so autodoc names it bare.
+        ("py:class", "Buffer", "collections.abc.Buffer"),
     ],
     "library/os.html": [
         ("py:class", "os.PathLike"),
@@ -162,7 +178,7 @@ _PY_OBJECTS: dict[str, list[tuple[str, str]]] = {
     "library/types.html": [("py:class", "types.TracebackType")],
 }
 
-_ANYIO_OBJECTS: dict[str, list[tuple[str, str]]] = {
+_ANYIO_OBJECTS: dict[str, list[tuple[str, ...]]] = {
     "api.html": [
         ("py:function", "anyio.run"),
         ("py:function", "anyio.open_process"),
@@ -189,7 +205,7 @@ _ANYIO_OBJECTS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
-_TRIO_OBJECTS: dict[str, list[tuple[str, str]]] = {
+_TRIO_OBJECTS: dict[str, list[tuple[str, ...]]] = {
     "reference-core.html": [
         ("py:function", "trio.run"),
         ("py:function", "trio.open_nursery"),
@@ -221,13 +237,15 @@ INVENTORIES: Mapping[
 
 
 def _inventory(
-    project: str, version: str, objects: Mapping[str, Iterable[tuple[str, str]]]
+    project: str, version: str, objects: Mapping[str, Iterable[tuple[str, ...]]]
 ) -> bytes:
     lines = []
     for page, entries in objects.items():
-        for role, name in entries:
+        for role, name, *alias in entries:
             prio = "0" if role == "py:module" else "1"
-            anchor = "module-" + name if role == "py:module" else name
+            anchor = alias[0] if alias else name
+            if role == "py:module":
+                anchor = "module-" + name
             lines.append(f"{name} {role} {prio} {page}#{anchor} -\n")
     header = (
         "# Sphinx inventory version 2\n"

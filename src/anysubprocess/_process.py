@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio.subprocess
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ import anyio.abc
 
 from ._backends import Backend, ChildProcess, ReceivePipe
 from ._exceptions import TimeoutExpired
+from ._inherit import Absent
 from ._reader import StreamReader
 from ._transport import SubprocessTransport
 from ._writer import StreamWriter
@@ -29,15 +31,42 @@ _REAP_TIMEOUT = 5.0
 DeliverCancel = Callable[["Process"], Awaitable[object]]
 
 
-class Process(anyio.abc.Process):
-    """Mirrors :class:`asyncio.subprocess.Process`; made by ``create_subprocess_exec/_shell``.
+class Process(asyncio.subprocess.Process, anyio.abc.Process):
+    """Mirrors :class:`asyncio.subprocess.Process`, and is one (``isinstance`` holds, on every
+    loop; so are its streams); made by ``create_subprocess_exec/_shell``.
 
-    Also an :class:`anyio.abc.Process`, its pipes anyio byte streams: code written against
-    anyio's process API takes it as it is. asyncio's methods keep asyncio's exceptions.
+    Also an :class:`anyio.abc.Process`, its pipes anyio byte streams, with anyio's contracts
+    (``aclose()`` waits; ``receive()``/``send()`` raise anyio's exceptions). asyncio's methods
+    keep asyncio's exceptions. One difference to know: ``async for`` on a stream yields
+    asyncio's lines, not anyio's chunks (see :meth:`StreamReader.chunks`).
 
     Beyond asyncio: ``wait(timeout=)`` and ``communicate(timeout=)``, ``async with`` (and
-    :meth:`aclose`) for cleanup that never leaves a child behind, :meth:`signal_group`.
+    :meth:`aclose`, its anyio/trio equivalent) for cleanup that never leaves a child behind,
+    :meth:`signal_group`.
     """
+
+    # Plain attributes, as asyncio's (typeshed: mutable attributes; anyio: properties).
+    __slots__ = {
+        "pid": "Mirrors :attr:`asyncio.subprocess.Process.pid`: the child's process id.",
+        "stderr": "Mirrors :attr:`asyncio.subprocess.Process.stderr`: the child's stderr (with "
+        "``stderr=PIPE``), as :attr:`stdout`.",
+        "stdin": "Mirrors :attr:`asyncio.subprocess.Process.stdin`: the child's stdin (with "
+        "``stdin=PIPE``, else ``None``), asyncio's writer and anyio's send stream.",
+        "stdout": "Mirrors :attr:`asyncio.subprocess.Process.stdout`: the child's stdout (with "
+        "``stdout=PIPE``, else ``None``), asyncio's reader and anyio's receive stream, over "
+        "one buffer.",
+    }
+    pid: int
+    stdin: StreamWriter | None
+    stdout: StreamReader | None
+    stderr: StreamReader | None
+
+    # asyncio's helpers for its own communicate() (see _inherit.py).
+    _feed_stdin = Absent()
+    _noop = Absent()
+    _read_stream = Absent()
+    _loop = Absent()
+    _protocol = Absent()
 
     #: Seconds between the polite request to stop and SIGKILL, in structured cleanup.
     grace_period: float
@@ -58,10 +87,10 @@ class Process(anyio.abc.Process):
         self._backend = backend
         self._args = args
         self._own_group = own_group
-        self._pid = child.pid
-        self._stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
-        self._stdout = self._reader(child.stdout, limit)
-        self._stderr = self._reader(child.stderr, limit)
+        self.pid = child.pid
+        self.stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
+        self.stdout = self._reader(child.stdout, limit)
+        self.stderr = self._reader(child.stderr, limit)
         self._transport_closed = False
         self.grace_period = DEFAULT_GRACE_PERIOD
         self.deliver_cancel = None
@@ -78,30 +107,6 @@ class Process(anyio.abc.Process):
         rc = self._child.poll()
         state = "running" if rc is None else f"returncode={rc}"
         return f"<Process {self.pid} {state} args={self._args!r}>"
-
-    @property
-    def pid(self) -> int:
-        """Mirrors :attr:`asyncio.subprocess.Process.pid`: the child's process id."""
-        return self._pid
-
-    @property
-    def stdin(self) -> StreamWriter | None:
-        """Mirrors :attr:`asyncio.subprocess.Process.stdin`: the child's stdin (with
-        ``stdin=PIPE``, else ``None``), asyncio's writer and anyio's send stream."""
-        return self._stdin
-
-    @property
-    def stdout(self) -> StreamReader | None:
-        """Mirrors :attr:`asyncio.subprocess.Process.stdout`: the child's stdout (with
-        ``stdout=PIPE``, else ``None``), asyncio's reader and anyio's receive stream, over one
-        buffer."""
-        return self._stdout
-
-    @property
-    def stderr(self) -> StreamReader | None:
-        """Mirrors :attr:`asyncio.subprocess.Process.stderr`: the child's stderr (with
-        ``stderr=PIPE``), as :attr:`stdout`."""
-        return self._stderr
 
     @property
     def _transport(self) -> SubprocessTransport:
@@ -149,7 +154,9 @@ class Process(anyio.abc.Process):
             return rc
         return await self._child.wait()
 
-    async def communicate(
+    # typeshed types asyncio's communicate() as returning (bytes, bytes), but asyncio returns
+    # None for a stream that is not a pipe, as we do: our return type says so.
+    async def communicate(  # type: ignore[override]
         self, input: bytes | bytearray | memoryview | None = None, *, timeout: float | None = None
     ) -> tuple[bytes | None, bytes | None]:
         """Mirrors :meth:`asyncio.subprocess.Process.communicate`.
@@ -285,6 +292,20 @@ class Process(anyio.abc.Process):
 
     # -- structured cleanup ------------------------------------------------------------------
 
+    def _close_gently(self) -> None:
+        """Close stdin once its pending bytes are delivered; close stdout and stderr now (as
+        ``Popen.__exit__`` does, so unread output cannot deadlock the wait)."""
+        if self.stdin is not None:
+            self.stdin.close()
+        if self.stdout is not None:
+            self.stdout._close()
+        if self.stderr is not None:
+            self.stderr._close()
+
+    def _after_wait(self) -> None:
+        if self.stdin is not None and not self.stdin._closed:
+            self.stdin._abort()  # the child has exited: only a grandchild could still read it
+
     def _close_pipes(self) -> None:
         if self.stdin is not None:
             self.stdin._abort()
@@ -296,17 +317,33 @@ class Process(anyio.abc.Process):
     async def aclose(
         self, *, grace_period: float | None = None, deliver_cancel: DeliverCancel | None = None
     ) -> None:
-        """*Beyond asyncio.* Stop the process if it still runs, reap it, and close the pipes.
+        """anyio's and trio's :meth:`~anyio.abc.AsyncResource.aclose` (not asyncio API): the
+        same as leaving ``async with proc:`` normally. Close the pipes (stdin once what was
+        written is delivered; stdout and stderr at once, so a child blocked writing to a full
+        pipe cannot hang this) and **wait** for the child: its exit status stays its own
+        (a child that exits 3 gives 3).
 
-        Closes our ends of the pipes (so a child blocked writing to a full pipe cannot hang
-        this), calls ``deliver_cancel(proc)`` (default: SIGTERM to the child, or to its
-        group if it leads one), waits up to ``grace_period`` seconds, then sends SIGKILL
-        (to the group too) and reaps. Shielded from cancellation and bounded in time; the
-        process is reaped before this returns. Bytes already read stay readable.
-
-        A checkpoint: after the cleanup, a pending cancellation is raised (as trio's and
-        anyio's ``aclose()`` do).
+        Only if that wait is cancelled (or fails) is the child stopped: ``deliver_cancel(proc)``
+        (default: SIGTERM to the child, or to its group if it leads one), up to
+        ``grace_period`` seconds, SIGKILL, reap -- shielded and bounded; then the cancellation
+        propagates. anyio and trio kill at once there; ``grace_period=0`` does the same.
+        Bytes already read stay readable to asyncio's methods; anyio's ``receive()`` raises
+        ``ClosedResourceError`` afterwards.
         """
+        try:
+            self._close_gently()
+            await self._wait()
+            self._after_wait()
+        except BaseException:
+            await self._aclose(grace_period, deliver_cancel)
+            raise
+
+    async def _terminate(
+        self, grace_period: float | None = None, deliver_cancel: DeliverCancel | None = None
+    ) -> None:
+        """Stop the child now (``deliver_cancel``, grace, SIGKILL), reap it, close the pipes:
+        the structured cleanup, for ``run()``'s timeout and error paths. A checkpoint after
+        the cleanup."""
         await self._aclose(grace_period, deliver_cancel)
         await self._backend.checkpoint()
 
@@ -357,25 +394,13 @@ class Process(anyio.abc.Process):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        """Normal exit: close stdin (pending bytes are still delivered), close stdout and
-        stderr (as ``Popen.__exit__`` does, so unread output cannot deadlock us), wait.
-        Exit by an exception or a cancellation, or a cancelled wait: :meth:`aclose`.
+        """Normal exit: :meth:`aclose` (close the pipes, wait; stopped only if that wait is
+        cancelled). Exit by an exception or a cancellation: the structured cleanup at once
+        (``deliver_cancel``, ``grace_period``, SIGKILL, reap), and the exception goes on.
         """
         if exc_type is None:
-            try:
-                if self.stdin is not None:
-                    self.stdin.close()
-                if self.stdout is not None:
-                    self.stdout._close()
-                if self.stderr is not None:
-                    self.stderr._close()
-                await self._wait()
-                if self.stdin is not None and not self.stdin._closed:
-                    self.stdin._abort()  # only a grandchild could still read it
-                return
-            except BaseException:
-                await self._aclose(None, None)
-                raise
+            await self.aclose()
+            return
         # No checkpoint after the cleanup: it must not replace the exception in flight.
         await self._aclose(None, None)
 

@@ -3,16 +3,25 @@ an anyio ``ByteReceiveStream`` over that same buffer."""
 
 from __future__ import annotations
 
+import asyncio
 import io
+import sys
 from asyncio import IncompleteReadError, LimitOverrunError
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, SupportsIndex
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
 
 from ._backends import EventLike, ReceivePipe
+from ._inherit import Absent
+
+if TYPE_CHECKING:
+    if sys.version_info >= (3, 12):
+        from collections.abc import Buffer
+    else:
+        from typing_extensions import Buffer
 
 __all__ = ["StreamReader"]
 
@@ -29,10 +38,13 @@ def _busy(func_name: str) -> RuntimeError:
     )
 
 
-class StreamReader(anyio.abc.ByteReceiveStream):
-    """Mirrors :class:`asyncio.StreamReader`; also an :class:`anyio.abc.ByteReceiveStream`
+class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
+    """Mirrors :class:`asyncio.StreamReader`, and is one (``isinstance`` holds, on every loop);
+    also an :class:`anyio.abc.ByteReceiveStream`
     (:meth:`receive`, :meth:`aclose`) reading from the same buffer, so bytes taken by one
-    vocabulary are never returned by the other. ``async for`` yields asyncio's lines.
+    vocabulary are never returned by the other. ``async for`` yields asyncio's lines (an
+    overlong line raises ``ValueError`` but stays buffered); :meth:`chunks` yields anyio's
+    chunks.
 
     Data is pulled from the pipe only when a read needs it, so the buffer never holds more
     than about ``limit`` plus one pipe read unless asked to (``readexactly(n)``, ``read()``),
@@ -60,6 +72,9 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         "_yield_next",
     )
 
+    # asyncio's helpers for its transport-fed reader: no transport here (see _inherit.py).
+    _maybe_resume_transport = Absent()
+
     def __init__(
         self,
         limit: int = _DEFAULT_LIMIT,
@@ -78,7 +93,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         # Bytes collected by a read() to EOF that has not returned yet (cancelled, say).
         self._acc: io.BytesIO | None = None
         self._eof = False
-        self._exception: BaseException | None = None
+        self._exception: Exception | None = None
         # True while _exception and _acc are None and _buf is a `bytes`: one check on
         # readline's fast path (see _update_plain).
         self._plain = True
@@ -180,16 +195,19 @@ class StreamReader(anyio.abc.ByteReceiveStream):
             source.close()  # free the fd as soon as it has nothing more to give
 
     def _close(self) -> None:
-        """Close the pipe (Process cleanup); buffered bytes stay readable, then EOF."""
+        """Close the pipe (Process cleanup): asyncio's methods still return what is buffered,
+        then EOF; anyio's :meth:`receive` raises ``ClosedResourceError``, as anyio's own
+        process streams do once the process was closed."""
+        self._closed = True
         self._set_eof()
 
     # -- asyncio's feeding API -----------------------------------------------------------
 
-    def exception(self) -> BaseException | None:
+    def exception(self) -> Exception | None:
         """The exception given to :meth:`set_exception`, or ``None`` (as in asyncio)."""
         return self._exception
 
-    def set_exception(self, exc: BaseException) -> None:
+    def set_exception(self, exc: Exception) -> None:
         """Make the waiting and the next reads raise ``exc`` (as in asyncio)."""
         self._exception = exc
         self._plain = False
@@ -203,7 +221,14 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         if waiter is not None:
             waiter.set()
 
-    def feed_data(self, data: bytes | bytearray | memoryview) -> None:
+    def set_transport(self, transport: asyncio.BaseTransport) -> NoReturn:
+        """asyncio's reader is fed by a transport; ours reads its pipe itself (or is fed by
+        :meth:`feed_data`), so this raises ``RuntimeError``."""
+        raise RuntimeError(
+            "anysubprocess's StreamReader reads its pipe itself; it takes no transport"
+        )
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
         """Append ``data`` to the buffer, as asyncio's (undocumented) ``feed_data`` does: for a
         ``StreamReader()`` without a pipe, e.g. in tests."""
         assert not self._eof, "feed_data after feed_eof"
@@ -328,7 +353,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
                 self._set_buffer(b"")
             raise ValueError(e.args[0]) from None
 
-    async def readuntil(self, separator: bytes | tuple[bytes, ...] = b"\n") -> bytes:
+    async def readuntil(self, separator: Buffer | tuple[Buffer, ...] = b"\n") -> bytes:
         """Mirrors :meth:`asyncio.StreamReader.readuntil` of Python 3.13 on every Python.
 
         Only a ``tuple`` is a set of separators (as in asyncio).
@@ -336,7 +361,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         await self._enter()
         return await self._readuntil(separator)
 
-    async def _readuntil(self, separator: bytes | tuple[bytes, ...]) -> bytes:
+    async def _readuntil(self, separator: Buffer | tuple[Buffer, ...]) -> bytes:
         seps: list[Any]
         seps = sorted(separator, key=len) if isinstance(separator, tuple) else [separator]
         if not seps:
@@ -470,11 +495,40 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         return self
 
     async def __anext__(self) -> bytes:
+        """``async for`` yields asyncio's lines (asyncio code is the migration target), but
+        loses nothing: a line longer than ``limit`` raises asyncio's ``ValueError`` with its
+        bytes still buffered (``read()``, ``receive()``, :meth:`chunks` return them;
+        ``readline()`` throws them away, as asyncio's does). anyio's chunks: :meth:`chunks`."""
         await self._enter()
-        line = await self._readline()
+        line = await self._next_line()
         if line == b"":
             raise StopAsyncIteration
         return line
+
+    async def _next_line(self) -> bytes:
+        """:meth:`_readline`, except that an overlong line stays in the buffer."""
+        buf = self._buf
+        pos = self._pos
+        end = buf.find(b"\n", pos) + 1
+        if end and end - pos <= self._maxline and self._plain:
+            self._pos = end  # fast path: a whole line is buffered
+            return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
+        try:
+            return await self._readuntil(b"\n")
+        except IncompleteReadError as e:
+            return e.partial
+        except LimitOverrunError as e:
+            # asyncio's iteration (readline) drops the line here; code that iterates a byte
+            # stream for chunks (anyio's vocabulary) would lose it without knowing why.
+            raise ValueError(e.args[0]) from None
+
+    def chunks(self, max_bytes: int = 65536) -> AsyncIterator[bytes]:
+        """*Beyond asyncio.* anyio's iteration of a byte stream: ``async for chunk in
+        reader.chunks()`` yields what :meth:`receive` returns (1 to ``max_bytes`` bytes, no
+        line rules) until EOF. ``async for`` on the reader itself yields asyncio's lines."""
+        if max_bytes < 1:
+            raise ValueError("max_bytes must be a positive integer")
+        return _ChunkIterator(self, max_bytes)
 
     # -- extension ---------------------------------------------------------------------------
 
@@ -502,14 +556,15 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         the same buffer as the asyncio methods (the buffer first, then the pipe).
 
         Raises :exc:`anyio.EndOfStream` at EOF, :exc:`anyio.ClosedResourceError` after
-        :meth:`aclose`, :exc:`anyio.BusyResourceError` while another task reads (asyncio's
+        :meth:`aclose` or once the Process was closed (``async with`` exit, its
+        :meth:`~Process.aclose`), :exc:`anyio.BusyResourceError` while another task reads (asyncio's
         methods raise ``RuntimeError`` there, as asyncio does). Cancel-safe.
         """
         await self._enter()
         if self._closed:
             raise anyio.ClosedResourceError
         if max_bytes < 1:
-            raise ValueError("max_bytes must be at least 1")
+            raise ValueError("max_bytes must be a positive integer")  # anyio's words
         if self._reading:
             raise anyio.BusyResourceError("receiving from")
         data = await self._read(max_bytes)
@@ -552,3 +607,22 @@ class _LineIterator:
             if not self._split:
                 raise
         return await reader.readexactly(reader._limit)
+
+
+class _ChunkIterator:
+    """The iterator behind :meth:`StreamReader.chunks`."""
+
+    __slots__ = ("_max_bytes", "_reader")
+
+    def __init__(self, reader: StreamReader, max_bytes: int) -> None:
+        self._reader = reader
+        self._max_bytes = max_bytes
+
+    def __aiter__(self) -> _ChunkIterator:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return await self._reader.receive(self._max_bytes)
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None

@@ -22,7 +22,7 @@ _POPEN_KEYWORDS = frozenset(inspect.signature(subprocess.Popen).parameters)
 
 
 async def _no_request(proc: Process) -> None:
-    """The timeout path's deliver_cancel: none; aclose(grace_period=0) sends SIGKILL."""
+    """The timeout path's deliver_cancel: none; _terminate(grace_period=0) sends SIGKILL."""
 
 
 def _decode(data: bytes | None, encoding: str, errors: str) -> str | None:
@@ -128,9 +128,9 @@ async def run(
             out = proc.stdout._peek() if proc.stdout is not None else None
             err = proc.stderr._peek() if proc.stderr is not None else None
             # subprocess.run kills at once on a timeout: no polite request, no grace.
-            await proc.aclose(grace_period=0, deliver_cancel=_no_request)
+            await proc._terminate(grace_period=0, deliver_cancel=_no_request)
     except BaseException:
-        await proc.aclose()
+        await proc._terminate()
         raise
 
     stdout_value: Any = _decode(out, enc, errs) if text_mode else out

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._process import Process
+    from ._writer import StreamWriter
 
-__all__ = ["SubprocessTransport"]
+__all__ = ["PipeWriteTransport", "SubprocessTransport"]
 
 
 class SubprocessTransport(asyncio.SubprocessTransport):
@@ -59,3 +60,42 @@ class SubprocessTransport(asyncio.SubprocessTransport):
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return default
+
+
+class PipeWriteTransport(asyncio.WriteTransport):
+    """asyncio's :class:`~asyncio.WriteTransport` face of a :class:`StreamWriter` (its
+    ``transport``), for code that reaches for ``writer.transport``: every call goes to the
+    writer and its one queue. Write-buffer limits are fixed (64 KiB / 16 KiB)."""
+
+    def __init__(self, writer: StreamWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._writer.write(data)
+
+    def write_eof(self) -> None:
+        self._writer.write_eof()
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._writer.close()
+
+    def abort(self) -> None:
+        self._writer._abort()
+
+    def is_closing(self) -> bool:
+        return self._writer.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        return self._writer._pending_size
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        from ._writer import _HIGH_WATER, _LOW_WATER
+
+        return (_LOW_WATER, _HIGH_WATER)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._writer.get_extra_info(name, default)

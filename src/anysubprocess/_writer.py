@@ -3,15 +3,22 @@ anyio ``ByteSendStream`` over the same queue."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 from collections import deque
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import anyio.abc
 
 from ._backends import Backend, EventLike, SendPipe
+from ._inherit import Absent
+from ._transport import PipeWriteTransport
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["StreamWriter"]
 
@@ -20,8 +27,9 @@ _LOW_WATER = 2**14
 _COALESCE = 2**12  # pending writes smaller than this are merged into one buffer
 
 
-class StreamWriter(anyio.abc.ByteSendStream):
-    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin; also an
+class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
+    """Mirrors :class:`asyncio.StreamWriter` for a child's stdin, and is one (``isinstance``
+    holds, on every loop); also an
     :class:`anyio.abc.ByteSendStream` (:meth:`send`, :meth:`aclose`) over the same queue.
 
     ``write()`` hands bytes to the pipe at once; what the pipe cannot take yet is flushed by a
@@ -33,6 +41,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
     __slots__ = (
         "_backend",
         "_closed",
+        "_closed_by_us",
         "_closed_event",
         "_closing",
         "_drain_waiter",
@@ -44,6 +53,12 @@ class StreamWriter(anyio.abc.ByteSendStream):
         "_pipe",
     )
 
+    # asyncio.StreamWriter's __init__ sets these; nothing here has them (see _inherit.py).
+    _loop = Absent()
+    _protocol = Absent()
+    _reader = Absent()
+    _complete_fut = Absent()
+
     def __init__(self, pipe: SendPipe, backend: Backend) -> None:
         self._pipe = pipe
         self._backend = backend
@@ -54,6 +69,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
         self._flushing = False
         self._closing = False  # close() or write_eof() was called
         self._closed = False  # the pipe is closed
+        self._closed_by_us = False  # close()/aclose()/the Process closed it (anyio: "closed")
         self._peer_gone = False  # closed because the child closed its end
         self._exc: BaseException | None = None  # the error that broke the pipe
         self._drain_waiter: EventLike | None = None
@@ -71,11 +87,25 @@ class StreamWriter(anyio.abc.ByteSendStream):
             info.append(f"exception={self._exc!r}")
         return "<{}>".format(" ".join(info))
 
+    def __del__(self, warnings: Any = None) -> None:
+        """Nothing: asyncio's ``__del__`` (3.11+) calls its transport and loop, which a
+        finalizer must not do (and there are none here); the pipe closes its own fd."""
+
     @property
-    def transport(self) -> None:
-        """Mirrors :attr:`asyncio.StreamWriter.transport`; there is no transport here
-        (``None``)."""
-        return None
+    def transport(self) -> asyncio.WriteTransport:
+        """Mirrors :attr:`asyncio.StreamWriter.transport`: an :class:`asyncio.WriteTransport`
+        face of this writer (``write``, ``close``, ``abort``, ``is_closing``,
+        ``get_write_buffer_size``, ``get_extra_info("pipe")``), over the same queue."""
+        return PipeWriteTransport(self)
+
+    @property
+    def _transport(self) -> asyncio.WriteTransport:
+        """asyncio's private name for :attr:`transport`, for code that reaches for it."""
+        return PipeWriteTransport(self)
+
+    async def start_tls(self, sslcontext: ssl.SSLContext, **kwargs: Any) -> NoReturn:
+        """Not for a pipe: raises ``RuntimeError`` (asyncio's has no TLS for pipes either)."""
+        raise RuntimeError("start_tls() is not supported on a subprocess pipe")
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         """Mirrors :meth:`asyncio.StreamWriter.get_extra_info`: ``"pipe"`` is the pipe's file
@@ -118,7 +148,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
             self._flushing = True
             self._backend.start_background(self._flush)
 
-    def writelines(self, data: Any) -> None:
+    def writelines(self, data: Iterable[bytes | bytearray | memoryview]) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.writelines`: :meth:`write` each item."""
         for chunk in data:
             self.write(chunk)
@@ -189,6 +219,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
 
     def _abort(self) -> None:
         """Drop unsent bytes and close now (the child is gone, or the Process is closing)."""
+        self._closed_by_us = True
         self._pending.clear()
         self._pending_size = 0
         self._close_pipe()
@@ -218,6 +249,7 @@ class StreamWriter(anyio.abc.ByteSendStream):
     def close(self) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.close`: the pipe closes once buffered bytes
         are written (or the child is gone)."""
+        self._closed_by_us = True
         if self._closing:
             return
         self._closing = True
@@ -256,8 +288,9 @@ class StreamWriter(anyio.abc.ByteSendStream):
         """anyio's :meth:`~anyio.abc.ByteSendStream.send`: returns once the pipe has taken all
         of ``item`` (back-pressure: it waits for the child to read).
 
-        Raises :exc:`anyio.BrokenResourceError` once the child has closed its stdin (or
-        exited), :exc:`anyio.ClosedResourceError` after :meth:`aclose` or ``close()``.
+        Raises :exc:`anyio.ClosedResourceError` once we closed stdin (:meth:`aclose`,
+        ``close()``, the Process's cleanup), else :exc:`anyio.BrokenResourceError` once the
+        child has closed its stdin (or exited): anyio's order.
         Cancelled: the bytes not yet taken stay queued and are still delivered.
         """
         await self._backend.checkpoint()
@@ -272,6 +305,9 @@ class StreamWriter(anyio.abc.ByteSendStream):
             self._check_sendable()
 
     def _check_sendable(self) -> None:
+        # anyio's order: closed by us first, then broken (by the child or a failed write).
+        if self._closed_by_us:
+            raise anyio.ClosedResourceError
         if self._exc is not None:
             raise anyio.BrokenResourceError from self._exc
         if self._peer_gone:

@@ -150,3 +150,22 @@ async def run_and_errors() -> None:
     # asyncio's own exception classes, not look-alikes.
     assert asp.IncompleteReadError is asyncio.IncompleteReadError
     assert asp.LimitOverrunError is asyncio.LimitOverrunError
+
+
+# Our classes are asyncio's (subclasses): they pass where asyncio's types are expected.
+async def typed_for_asyncio(
+    proc: asyncio.subprocess.Process, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> bytes:
+    writer.write(b"x")
+    assert_type(writer.transport, asyncio.WriteTransport)
+    return await reader.readline() + (await proc.communicate())[0]
+
+
+async def asyncio_types_take_ours(proc: asp.Process) -> None:
+    assert proc.stdout is not None
+    assert proc.stdin is not None
+    await typed_for_asyncio(proc, proc.stdout, proc.stdin)
+    as_asyncio: asyncio.subprocess.Process = proc
+    assert as_asyncio.pid == proc.pid
+    proc.stdin = None
+    proc.pid = "1"  # type: ignore[assignment]
