@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from ._backends import Backend, ChildProcess, ReceivePipe
+from ._backends import YIELD_EVERY, Backend, ChildProcess, ReceivePipe
 from ._exceptions import TimeoutExpired
 from ._reader import StreamReader
 from ._transport import SubprocessTransport
@@ -64,6 +64,9 @@ class Process(anyio.abc.Process):
         self._stdout = self._reader(child.stdout, limit)
         self._stderr = self._reader(child.stderr, limit)
         self._transport_closed = False
+        # wait() and communicate() are cancel points that yield only when they wait, and
+        # once in YIELD_EVERY calls that did not (DESIGN semantics 10).
+        self._budget = YIELD_EVERY - 1
         self.grace_period = DEFAULT_GRACE_PERIOD
         self.deliver_cancel = None
         # The hook holds the streams, not the Process: a Process dropped while its child
@@ -73,7 +76,12 @@ class Process(anyio.abc.Process):
     def _reader(self, pipe: ReceivePipe | None, limit: int) -> StreamReader | None:
         if pipe is None:
             return None
-        return StreamReader(limit, _source=pipe, _checkpoint=self._backend.checkpoint)
+        return StreamReader(
+            limit,
+            _source=pipe,
+            _checkpoint=self._backend.checkpoint,
+            _cancel_pending=self._backend.cancel_pending,
+        )
 
     def __repr__(self) -> str:
         rc = self._child.poll()
@@ -143,10 +151,22 @@ class Process(anyio.abc.Process):
             return await self._wait()
         raise TimeoutExpired(self._args, timeout)
 
+    async def _enter(self) -> None:
+        """The cancel point: no yield unless the scope is cancelled or YIELD_EVERY calls
+        ran without one."""
+        budget = self._budget
+        if budget and not self._backend.cancel_pending():
+            self._budget = budget - 1
+            return
+        await self._backend.checkpoint()
+        self._budget = YIELD_EVERY - 1
+
     async def _wait(self) -> int:
+        await self._enter()
         rc = self._child.poll()
         if rc is not None:
-            await self._backend.checkpoint()  # a checkpoint on the fast path too
+            # No yield: asyncio's wait() on an exited child completes in one loop turn,
+            # and CPython's own tests rely on it (test_create_subprocess_env_exec).
             return rc
         return await self._child.wait()
 
@@ -165,7 +185,7 @@ class Process(anyio.abc.Process):
         ``timeout``: raise :exc:`TimeoutExpired` carrying the output read so far; the
         process keeps running (as with ``Popen.communicate``).
         """
-        await self._backend.checkpoint()  # before anything is written or read
+        await self._enter()  # before anything is written or read
         if timeout is None:
             return await self._communicate(input)
         with anyio.move_on_after(timeout):
@@ -191,7 +211,7 @@ class Process(anyio.abc.Process):
         out: bytes | None = None
         err: list[bytes] = []  # a list: the stderr task fills it
         try:
-            if stdout is not None and stderr is not None:
+            if stdout is not None and stderr is not None and not (stdout._eof or stderr._eof):
 
                 async def read_stderr() -> None:
                     err.append(await stderr.read())
@@ -202,10 +222,13 @@ class Process(anyio.abc.Process):
                         out = await stdout.read()
                 except BaseExceptionGroup as group:  # pragma: no cover - a read error (rare)
                     raise group.exceptions[0] from None
-            elif stdout is not None:
-                out = await stdout.read()
-            elif stderr is not None:
-                err.append(await stderr.read())
+            else:
+                # At most one stream can still have to wait: no second task (a task group
+                # always yields, and communicate() after everything was read must not).
+                if stderr is not None:
+                    err.append(await stderr.read())
+                if stdout is not None:
+                    out = await stdout.read()
             await self._wait()
         except BaseException:
             # Cancelled (or timed out) after a stream was read to EOF: its bytes go back into

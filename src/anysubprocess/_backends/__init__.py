@@ -9,9 +9,17 @@ import sniffio
 # The POSIX modules and the asyncio backend (asyncio is imported anyway: its exceptions are
 # ours) load with the package, not on the first spawn. trio's loads on first use.
 from . import _asyncio  # noqa: F401
-from ._base import Backend, ChildProcess, EventLike, ReceivePipe, SendPipe
+from ._base import YIELD_EVERY, Backend, ChildProcess, EventLike, ReceivePipe, SendPipe
 
-__all__ = ["Backend", "ChildProcess", "EventLike", "ReceivePipe", "SendPipe", "current_backend"]
+__all__ = [
+    "YIELD_EVERY",
+    "Backend",
+    "ChildProcess",
+    "EventLike",
+    "ReceivePipe",
+    "SendPipe",
+    "current_backend",
+]
 
 _MODULES = {"asyncio": "._asyncio", "trio": "._trio"}
 _cache: dict[str, Backend] = {}

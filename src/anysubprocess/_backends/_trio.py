@@ -128,9 +128,20 @@ def _anyio_errors(action: str) -> Iterator[None]:
         raise anyio.BusyResourceError(action) from exc
 
 
+_current_task = trio.lowlevel.current_task
+
+
 class TrioOps:
     new_event = staticmethod(trio.Event)
     checkpoint = staticmethod(trio.lowlevel.checkpoint)
+
+    @staticmethod
+    def cancel_pending() -> bool:
+        # What trio.lowlevel.checkpoint_if_cancelled() checks, without the await: 0.09 us
+        # against 0.3 us (a private attribute: the cancel-point tests in
+        # tests/test_cancellation.py fail loudly if it changes). A pending KeyboardInterrupt
+        # is not looked at: it arrives at the next yield, at most YIELD_EVERY calls on.
+        return bool(_current_task()._cancel_status.effectively_cancelled)
 
     @staticmethod
     def notify_closing(fd: int) -> None:
