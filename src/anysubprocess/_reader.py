@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 import anyio
 import anyio.abc
-import anyio.lowlevel
 
 from ._backends import YIELD_EVERY, EventLike, ReceivePipe
 
@@ -98,6 +97,8 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         self._budget = YIELD_EVERY - 1
         # Set when a pull found data without waiting: the next pull of the same read yields
         # first, so a read to EOF of a child that writes forever cannot starve the loop.
+        # Each public read starts with it clear: a run of reads is bounded by _budget (a
+        # flag left over from the last read made every echo round trip yield once).
         self._yield_next = False
         self._reading = False
         self._waiter: EventLike | None = None
@@ -291,6 +292,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         """The cancel point at the start of a public read that is not on a hot path."""
         if self._must_yield():
             await self._yield()
+        self._yield_next = False
 
     async def _pull(self, source: ReceivePipe, size: int, func_name: str) -> bytes:
         """One read from the pipe, as its only reader; ``b""`` (EOF) closes it."""
@@ -359,6 +361,7 @@ class StreamReader(anyio.abc.ByteReceiveStream):
         return await self._readline()
 
     async def _readline(self) -> bytes:
+        self._yield_next = False  # a new read (readline's and __anext__'s slow path)
         buf = self._buf
         pos = self._pos
         end = buf.find(b"\n", pos) + 1
