@@ -66,7 +66,7 @@ K: dict[str, dict[str, int]] = {
     "wait": {"asyncio": 9, "trio": 7},
     # create_subprocess_exec ... Process, wait: measured 44-60 (asyncio, uvloop), 57-61
     # (trio): fewer when the child has exited before wait() starts, more when a spawn
-    # closer than BURST_GAP to the last goes to a worker thread.
+    # by another task closer than BURST_GAP to the last goes to a worker thread.
     "spawn+wait": {"asyncio": 64, "trio": 66},
 }
 

@@ -161,6 +161,9 @@ class LoopOps(Protocol):
         if that saves a scheduling round on this loop; ``False``: keep the watch."""
 
     def checkpoint(self) -> Awaitable[None]: ...
+    def current_task(self) -> object:
+        """The running task (asyncio's Task, trio's Task), or None outside one."""
+
     def cancel_pending(self) -> bool:
         """Whether the calling task is in a cancelled scope, so that its next yield raises
         the loop's cancellation. Synchronous and cheap (no yield): it is the cancel point of

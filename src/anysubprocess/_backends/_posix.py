@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -59,12 +60,20 @@ class PosixBackend:
         # all of them take. We fork inline only when no other spawn is under way and the
         # last one ended a while ago (a sequential spawn costs no thread hand-off), and
         # hand bursts to a few worker threads (see _SPAWN_THREADS).
+        # One task's spawns are sequential by construction: the task that made the last
+        # inline spawn spawns inline again, however soon (a `true` child pinned to the
+        # loop's CPU exits within BURST_GAP, and 14-28% of spawn_seq's spawns went to a
+        # thread: issue #14). The gap only tells bursts of other tasks' spawns apart.
         state = spawn_state(self._ops)
-        if state.threaded == 0 and time.perf_counter() - state.last_end > BURST_GAP:
+        task = self._ops.current_task()
+        last = state.last_task
+        same_task = task is not None and last is not None and last() is task
+        if state.threaded == 0 and (same_task or time.perf_counter() - state.last_end > BURST_GAP):
             try:
                 return PopenChild(popen(), self._ops)
             finally:
                 state.last_end = time.perf_counter()
+                state.last_task = weakref.ref(task) if task is not None else None
         state.threaded += 1
         try:
             return PopenChild(await popen_in_thread(popen, state, self._ops), self._ops)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from ._base import EventLike, LoopOps
 from ._child import PopenChild
@@ -41,10 +43,12 @@ class _SpawnJob:
 class SpawnState:
     """Per event loop: how spawns are going, and the queue the spawn threads work through."""
 
-    __slots__ = ("last_end", "queue", "runners", "threaded")
+    __slots__ = ("last_end", "last_task", "queue", "runners", "threaded")
 
     def __init__(self) -> None:
         self.last_end = 0.0
+        # The task of the last spawn made inline (weakly): its next spawn is no burst.
+        self.last_task: weakref.ref[Any] | None = None
         self.threaded = 0
         self.queue: deque[_SpawnJob] = deque()
         self.runners = 0

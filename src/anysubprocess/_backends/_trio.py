@@ -134,6 +134,7 @@ _current_task = trio.lowlevel.current_task
 class TrioOps:
     new_event = staticmethod(trio.Event)
     checkpoint = staticmethod(trio.lowlevel.checkpoint)
+    current_task = staticmethod(_current_task)
 
     @staticmethod
     def cancel_pending() -> bool:
