@@ -142,7 +142,7 @@ class TrioOps:
         # against 0.3 us (a private attribute: the cancel-point tests in
         # tests/test_cancellation.py fail loudly if it changes). A pending KeyboardInterrupt
         # is not looked at: it arrives at the next yield, at most YIELD_EVERY calls on.
-        return bool(_current_task()._cancel_status.effectively_cancelled)
+        return _current_task()._cancel_status.effectively_cancelled
 
     @staticmethod
     def notify_closing(fd: int) -> None:
