@@ -51,19 +51,21 @@ def _loop() -> str:
 
 
 #: K: the most Python calls each operation may make, by loop: the figure measured after
-#: issue #14's work on Python 3.11 plus one or two of slack. The cancel point
-#: (cancel_pending) finds the current task: trio.lowlevel.current_task is a Python function;
-#: on asyncio before 3.12 so is our lookup (asyncio.current_task is C from 3.12: one call
-#: less), and a task that anyio has no state for (pytest's runner task) costs anyio's
-#: WeakKeyDictionary.get on top. Popen's and the loop's own calls are not in the spawn
-#: figure (see the module docstring).
+#: issue #14's work on Python 3.11 plus one or two of slack. On asyncio the cancel point
+#: (cancel_pending) looks up the current task: before 3.12 a Python function of ours
+#: (asyncio.current_task is C from 3.12: one call less), and for a task anyio has no state
+#: for (pytest's runner task) anyio's WeakKeyDictionary.get on top. On trio it reads the run
+#: context directly (no call). Popen's and the loop's own calls are not in the spawn figure
+#: (see the module docstring).
 K: dict[str, dict[str, int]] = {
-    # readline, cancel_pending, _current_task, WeakKeyDictionary.get (+ its helper)
-    "readline": {"asyncio": 6, "trio": 4},
-    # the test's op, write, send_nowait, drain, cancel_pending (+ task lookup, as above)
-    "write+drain": {"asyncio": 9, "trio": 7},
-    # wait, _wait, _enter, cancel_pending (+ task lookup), poll
-    "wait": {"asyncio": 9, "trio": 7},
+    # readline, cancel_pending (+ on asyncio: _current_task, WeakKeyDictionary.get, and
+    # its helper): measured 5 (asyncio), 2 (trio)
+    "readline": {"asyncio": 6, "trio": 3},
+    # the test's op, write, send_nowait, drain, cancel_pending (+ the lookup as above):
+    # measured 8 (asyncio), 5 (trio)
+    "write+drain": {"asyncio": 9, "trio": 6},
+    # wait, _wait, _enter, cancel_pending (+ lookup), poll: measured 8 (asyncio), 5 (trio)
+    "wait": {"asyncio": 9, "trio": 6},
     # create_subprocess_exec ... Process, wait: measured 44-60 (asyncio, uvloop), 57-61
     # (trio): fewer when the child has exited before wait() starts, more when a spawn
     # by another task closer than BURST_GAP to the last goes to a worker thread.
