@@ -148,6 +148,78 @@ def prefault(nbytes: int) -> None:
         del block
 
 
+# -- deterministic costs ---------------------------------------------------------------------
+
+
+def _proc_io() -> tuple[int, int]:
+    """This process's read and write system calls so far (all threads, exited ones too)."""
+    with open("/proc/self/io") as f:
+        fields = dict(line.split(": ") for line in f.read().splitlines())
+    return int(fields["syscr"]), int(fields["syscw"])
+
+
+class Counter:
+    """Counts, over a stretch of code, the Python function calls and the read/write family
+    system calls of this process: costs that do not depend on the machine's load.
+
+    Calls: ``sys.monitoring`` PY_START events on 3.12+ (each Python function, coroutine or
+    generator started; resumes not counted), else ``sys.setprofile`` "call" events (which
+    also count each resume of a coroutine). System calls: ``syscr``/``syscw`` of
+    ``/proc/self/io`` (read(2), write(2) and their kin, pipes included; not select/epoll,
+    fork or waitid); ``-1`` where there is no /proc. The child processes' own costs are not
+    counted: they run the same programs for every implementation.
+    """
+
+    TOOL = 4  # a sys.monitoring tool id free for us (0-2 and 5 are taken by debuggers etc.)
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.method = "sys.monitoring PY_START" if sys.version_info >= (3, 12) else "setprofile"
+        self._io = (0, 0)
+        self.syscr = self.syscw = -1
+
+    def _count(self, *args: object) -> None:
+        self.calls += 1
+
+    def _profile(self, frame: object, event: str, arg: object) -> None:
+        if event == "call":
+            self.calls += 1
+
+    def start(self) -> None:
+        has_io = os.path.exists("/proc/self/io")
+        self._io = _proc_io() if has_io else (-1, -1)
+        if sys.version_info >= (3, 12):
+            mon = sys.monitoring
+            mon.use_tool_id(self.TOOL, "bench-counter")
+            mon.register_callback(self.TOOL, mon.events.PY_START, self._count)
+            mon.set_events(self.TOOL, mon.events.PY_START)
+        else:
+            sys.setprofile(self._profile)
+            threading.setprofile(self._profile)
+
+    def stop(self) -> None:
+        if sys.version_info >= (3, 12):
+            mon = sys.monitoring
+            mon.set_events(self.TOOL, 0)
+            mon.register_callback(self.TOOL, mon.events.PY_START, None)
+            mon.free_tool_id(self.TOOL)
+        else:
+            sys.setprofile(None)
+            threading.setprofile(None)  # type: ignore[arg-type]
+        if self._io[0] >= 0:
+            r, w = _proc_io()
+            # Minus the one read of /proc/self/io that start() made after its snapshot.
+            self.syscr, self.syscw = r - self._io[0] - 1, w - self._io[1]
+
+    def result(self) -> dict[str, object]:
+        return {
+            "calls": self.calls,
+            "syscr": self.syscr,
+            "syscw": self.syscw,
+            "calls_method": self.method,
+        }
+
+
 # -- workloads -------------------------------------------------------------------------------
 
 Kind = Literal["time", "memory", "stall"]
@@ -820,6 +892,7 @@ class Trial:
     job: Job
     timed: bool  # True: the result is the run's seconds; False: what fn returns
     prefault: int  # bytes to prefault() just before the measured run
+    counter: Counter | None = None  # set: count the measured run instead of timing it
 
 
 async def _measure(trial: Trial) -> float:
@@ -832,6 +905,13 @@ async def _measure(trial: Trial) -> float:
     if trial.warmup is not None:
         await fn(trial.warmup)
     prefault(trial.prefault)
+    if trial.counter is not None:
+        trial.counter.start()
+        try:
+            await fn(trial.job)
+        finally:
+            trial.counter.stop()
+        return 0.0
     if not trial.timed:
         value = await fn(trial.job)
         assert value is not None
@@ -846,6 +926,13 @@ def _measure_sync(trial: Trial) -> float:
     if trial.warmup is not None:
         fn(trial.warmup)
     prefault(trial.prefault)
+    if trial.counter is not None:
+        trial.counter.start()
+        try:
+            fn(trial.job)
+        finally:
+            trial.counter.stop()
+        return 0.0
     if not trial.timed:
         value = fn(trial.job)
         assert value is not None
@@ -921,6 +1008,20 @@ class Implementation:
             prefault=int(workload.prefault * size),
         )
         return self.run(trial)
+
+    def count(self, workload: Workload, size: int, *, warmup: bool = True) -> dict[str, object]:
+        """One counted run (see :class:`Counter`): Python calls and system calls."""
+        counter = Counter()
+        trial = Trial(
+            fn=getattr(self.make(), workload.name),
+            warmup=workload.job(workload.warmup_size) if warmup and workload.warm else None,
+            job=workload.job(size),
+            timed=workload.kind == "time",
+            prefault=int(workload.prefault * size),
+            counter=counter,
+        )
+        self.run(trial)
+        return counter.result()
 
 
 IMPLEMENTATIONS: dict[str, Implementation] = {

@@ -2,6 +2,7 @@
 
     python bench/run.py [--quick] [--repeats N] [--workloads a,b] [--impls x,y]
                         [--json PATH] [--markdown] [--cpu N] [--chart FILE.svg]
+                        [--no-counts] [--compare-src LABEL=PATH]
     python bench/run.py --from-json results/latest.json [--markdown] [--chart FILE.svg]
 
 Every sample runs in a fresh worker process (bench/_worker.py) pinned to one CPU. Within
@@ -9,7 +10,8 @@ each repeat the implementations take turns on a workload (round-robin, in a rota
 so slow drifts in machine load hit all of them alike. The report gives, per workload and
 implementation, the median over repeats, the min-max spread and the ratio to stdlib asyncio
 measured in the same run (asyncio's median time / the implementation's: higher is faster).
-See bench/README.md.
+Beside the times, one counted run per (workload, implementation) gives deterministic costs:
+Python function calls and read/write system calls per operation. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -69,6 +71,21 @@ class Sample:
 
 
 @dataclass
+class Count:
+    """One counted run (``_worker.py --count``): costs that do not depend on the load."""
+
+    workload: str
+    impl: str
+    size: int
+    ops: float  # operations in the run: spawns, lines, round trips, or MiB
+    calls: int | None  # Python function calls in the run (None: the worker failed)
+    syscr: int | None  # read-family system calls of the worker process
+    syscw: int | None  # write-family system calls
+    method: str = ""
+    error: str | None = None
+
+
+@dataclass
 class Stats:
     n: int  # successful samples; 0: every sample failed, and the values are None
     median: float | None
@@ -82,25 +99,83 @@ class Stats:
 
 # -- running ---------------------------------------------------------------------------------
 
+#: ``--compare-src LABEL=PATH``: an implementation ``asp_x@LABEL`` runs ``asp_x`` with the
+#: anysubprocess sources under PATH first on ``sys.path`` (another checkout's ``src``, e.g.
+#: ``git worktree add ../base main``): before and after, measured in one interleaved run.
+COMPARE_SRC: dict[str, str] = {}
+
+
+def base_impl(impl: str) -> str:
+    return impl.split("@", 1)[0]
+
+
+def short_name(impl: str) -> str:
+    base, _, label = impl.partition("@")
+    return SHORT.get(base, base) + (f"@{label}" if label else "")
+
+
+def _worker(
+    impl: str, workload: str, size: int, cpu: int, warmup: bool, timeout: float, *extra: str
+) -> tuple[object, str | None]:
+    """Run one worker; return (its JSON value, None) or (None, error message)."""
+    cmd = [sys.executable, str(WORKER), base_impl(impl), workload, str(size), "--cpu", str(cpu)]
+    if not warmup:
+        cmd.append("--no-warmup")
+    cmd += extra
+    env = None
+    _, _, label = impl.partition("@")
+    if label:
+        env = {**os.environ, "PYTHONPATH": COMPARE_SRC[label]}
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=False, env=env
+        )
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:g} s"
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
+        return None, lines[-1]
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])["value"], None
+    except (ValueError, KeyError, IndexError) as exc:
+        return None, f"bad worker output {proc.stdout!r}: {exc}"
+
 
 def run_sample(
     impl: str, workload: str, size: int, cpu: int, warmup: bool, timeout: float
 ) -> tuple[float, str | None]:
     """Run one worker; return (value, None) or (nan, error message)."""
-    cmd = [sys.executable, str(WORKER), impl, workload, str(size), "--cpu", str(cpu)]
-    if not warmup:
-        cmd.append("--no-warmup")
+    value, error = _worker(impl, workload, size, cpu, warmup, timeout)
+    if error is not None:
+        return float("nan"), error
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return float("nan"), f"timed out after {timeout:g} s"
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"]
-        return float("nan"), lines[-1]
-    try:
-        return float(json.loads(proc.stdout.strip().splitlines()[-1])["value"]), None
-    except (ValueError, KeyError, IndexError) as exc:
-        return float("nan"), f"bad worker output {proc.stdout!r}: {exc}"
+        return float(value), None  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        return float("nan"), f"bad worker value {value!r}: {exc}"
+
+
+def ops_in(workload: Workload, size: int) -> float:
+    """How many operations a run of ``size`` is, for the per-op costs (bytes: MiB)."""
+    return size / MiB if workload.unit == "bytes" else float(size)
+
+
+def run_count(impl: str, workload: Workload, size: int, config: Config) -> Count:
+    value, error = _worker(
+        impl, workload.name, size, config.cpu, config.warmup, config.timeout, "--count"
+    )
+    ops = ops_in(workload, size)
+    if error is not None or not isinstance(value, dict):
+        return Count(workload.name, impl, size, ops, None, None, None, "", error or "no value")
+    return Count(
+        workload.name,
+        impl,
+        size,
+        ops,
+        int(value["calls"]),
+        int(value["syscr"]),
+        int(value["syscw"]),
+        str(value["calls_method"]),
+    )
 
 
 def rotated(items: Sequence[str], k: int) -> list[str]:
@@ -128,7 +203,7 @@ def collect(
         for r in range(config.repeats)
         for w in workloads
         for impl in rotated(impls, r)
-        if IMPLEMENTATIONS[impl].supports(w.name)
+        if IMPLEMENTATIONS[base_impl(impl)].supports(w.name)
     ]
     samples: list[Sample] = []
     started = time.monotonic()
@@ -150,6 +225,28 @@ def collect(
             flush=True,
         )
     return samples
+
+
+def collect_counts(
+    workloads: Sequence[Workload], impls: Sequence[str], config: Config
+) -> list[Count]:
+    """One counted run per (workload, implementation), at the --quick size: the counts are
+    per operation, and the instrumentation slows the run down."""
+    counts = []
+    for w in workloads:
+        for impl in impls:
+            if not IMPLEMENTATIONS[base_impl(impl)].supports(w.name):
+                continue
+            c = run_count(impl, w, w.quick_size, config)
+            counts.append(c)
+            shown = (
+                f"ERROR {c.error}"
+                if c.calls is None
+                else f"{c.calls / c.ops:.1f} calls/op, {(c.syscr or 0) / c.ops:.2f} "
+                f"reads/op, {(c.syscw or 0) / c.ops:.2f} writes/op"
+            )
+            print(f"[count] {w.name:<16} {impl:<13} {shown}", file=sys.stderr, flush=True)
+    return counts
 
 
 # -- statistics ------------------------------------------------------------------------------
@@ -268,7 +365,7 @@ def workload_table(
 def summary_table(
     samples: Sequence[Sample], workloads: Sequence[Workload], impls: Sequence[str], markdown: bool
 ) -> str:
-    headers = ["workload", *(SHORT.get(i, i) for i in impls)]
+    headers = ["workload", *(short_name(i) for i in impls)]
     rows = []
     for w in workloads:
         label = {"time": w.name, "memory": f"{w.name} (peak/N)", "stall": f"{w.name} (ms)"}[w.kind]
@@ -289,6 +386,35 @@ def summary_table(
     return render_table(headers, rows, markdown)
 
 
+def counts_table(
+    counts: Sequence[Count],
+    workloads: Sequence[Workload],
+    impls: Sequence[str],
+    markdown: bool,
+    what: str,
+) -> str:
+    """Per-op costs: ``what`` is "calls" (Python calls) or "syscalls" (reads + writes)."""
+    by_key = {(c.workload, c.impl): c for c in counts}
+    headers = ["workload (per op)", *(short_name(i) for i in impls)]
+    rows = []
+    for w in workloads:
+        unit = {"bytes": "MiB"}.get(w.unit, w.unit.rstrip("s").replace("round trip", "trip"))
+        row = [f"{w.name} (/{unit})"]
+        for impl in impls:
+            c = by_key.get((w.name, impl))
+            if c is None:
+                row.append("-")
+            elif c.calls is None:
+                row.append("error")
+            elif what == "calls":
+                row.append(f"{c.calls / c.ops:.1f}")
+            else:
+                r, wr = (c.syscr or 0) / c.ops, (c.syscw or 0) / c.ops
+                row.append(f"{r:.1f}+{wr:.1f}")
+        rows.append(row)
+    return render_table(headers, rows, markdown)
+
+
 # -- machine description ---------------------------------------------------------------------
 
 
@@ -299,11 +425,11 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def _git_revision() -> str:
+def _git_revision(where: str | Path = BENCH_DIR) -> str:
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty"],
-            cwd=BENCH_DIR,
+            cwd=where,
             capture_output=True,
             text=True,
             check=False,
@@ -318,8 +444,14 @@ def _source_digest() -> str:
     spec = importlib.util.find_spec("anysubprocess")
     if spec is None or not spec.submodule_search_locations:
         return "not installed"
+    return _digest(*spec.submodule_search_locations)
+
+
+def _digest(*locations: str) -> str:
     digest = hashlib.sha256()
-    for location in spec.submodule_search_locations:
+    for location in locations:
+        if Path(location, "anysubprocess").is_dir():  # a src dir (--compare-src)
+            location = str(Path(location, "anysubprocess"))
         for path in sorted(Path(location).rglob("*.py")):
             digest.update(path.relative_to(location).as_posix().encode())
             digest.update(path.read_bytes())
@@ -433,7 +565,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds before a sample is abandoned"
     )
+    parser.add_argument(
+        "--no-counts",
+        action="store_true",
+        help="skip the counted runs (Python calls and system calls per operation)",
+    )
+    parser.add_argument(
+        "--compare-src",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="also run every asp_* implementation as asp_*@LABEL with the anysubprocess "
+        "package under PATH (e.g. another worktree's src) first on sys.path",
+    )
     args = parser.parse_args(argv)
+    for item in args.compare_src:
+        label, sep, path = item.partition("=")
+        if not sep or not label or not Path(path, "anysubprocess").is_dir():
+            parser.error(f"--compare-src {item!r}: want LABEL=PATH, PATH/anysubprocess a dir")
+        COMPARE_SRC[label] = str(Path(path).resolve())
+        extra = [f"{i}@{label}" for i in args.impls if i.startswith("asp_")]
+        args.impls += extra
     if args.repeats is None:
         args.repeats = QUICK_REPEATS if args.quick else DEFAULT_REPEATS
     if args.repeats < 1:
@@ -456,6 +608,7 @@ class Run:
     workloads: list[Workload]
     sizes: dict[str, int]
     samples: list[Sample]
+    counts: list[Count]
 
 
 def measure(args: argparse.Namespace) -> Run:
@@ -465,7 +618,10 @@ def measure(args: argparse.Namespace) -> Run:
     info = machine_info()
     started = time.monotonic()
     config = Config(args.repeats, args.cpu, not args.no_warmup, args.timeout)
+    for label, path in COMPARE_SRC.items():
+        info[f"compare {label}"] = f"{path} (git {_git_revision(path)}, sources {_digest(path)})"
     samples = collect(workloads, args.impls, sizes, config)
+    counts = [] if args.no_counts else collect_counts(workloads, args.impls, config)
     info["duration"] = f"{time.monotonic() - started:.0f} s"
     info["loadavg_end"] = _loadavg()
     sources_end = _source_digest()
@@ -482,6 +638,7 @@ def measure(args: argparse.Namespace) -> Run:
         workloads,
         sizes,
         samples,
+        counts,
     )
 
 
@@ -499,6 +656,7 @@ def load(path: Path) -> Run:
         [WORKLOADS[name] for name in data["workloads"]],
         {name: w["size"] for name, w in data["workloads"].items()},
         [Sample(**s) for s in data["samples"]],
+        [Count(**c) for c in data.get("counts", [])],
     )
 
 
@@ -530,6 +688,7 @@ def report(run: Run, md: bool) -> str:
         ("method", method),
         ("duration", info["duration"]),
     ]
+    facts += [(k, v) for k, v in info.items() if k.startswith("compare ")]
     for key, value in facts:
         out.append(f"- **{key}**: {value}" if md else f"{key + ':':<14}{value}")
     out.append("")
@@ -538,7 +697,7 @@ def report(run: Run, md: bool) -> str:
     out.append(
         render_table(
             ["name", "what"],
-            [[i, IMPLEMENTATIONS[i].description] for i in impls],
+            [[i, IMPLEMENTATIONS[base_impl(i)].description + _compare_note(i)] for i in impls],
             md,
             text_columns=2,
         )
@@ -562,7 +721,27 @@ def report(run: Run, md: bool) -> str:
     )
     out.append("")
     out.append(summary_table(samples, run.workloads, impls, md))
+    if run.counts:
+        method = next((c.method for c in run.counts if c.method), "?")
+        out += [
+            "",
+            heading("Deterministic costs per operation", md),
+            "",
+            "One counted run per cell at the --quick size, after the warm-up: Python function "
+            f"calls ({method}) and read+write system calls (/proc/self/io syscr+syscw) of the "
+            "worker process per operation (a spawn, a line, a round trip, a MiB). Children "
+            "are not counted. Lower is cheaper; these do not move with the machine's load.",
+            "",
+            counts_table(run.counts, run.workloads, impls, md, "calls"),
+            "",
+            counts_table(run.counts, run.workloads, impls, md, "syscalls"),
+        ]
     return "\n".join(out)
+
+
+def _compare_note(impl: str) -> str:
+    _, _, label = impl.partition("@")
+    return f" (sources: --compare-src {label})" if label else ""
 
 
 def chart(run: Run) -> str:
@@ -582,7 +761,8 @@ def chart(run: Run) -> str:
     )
     # asyncio is the baseline: the 1x line, not a bar.
     impls = [impl for impl in run.impls if impl != BASELINE]
-    return ratio_chart(ratios, impls, SHORT, "anysubprocess benchmarks", subtitle)
+    names = {impl: short_name(impl) for impl in impls}
+    return ratio_chart(ratios, impls, names, "anysubprocess benchmarks", subtitle)
 
 
 def save_json(run: Run, path: Path) -> None:
@@ -615,6 +795,19 @@ def save_json(run: Run, path: Path) -> None:
             for w in run.workloads
         },
         "samples": [asdict(s) for s in run.samples],
+        "counts": [asdict(c) for c in run.counts],
+        "costs_per_op": {
+            c.workload: {
+                c2.impl: {
+                    "calls": c2.calls / c2.ops if c2.calls is not None else None,
+                    "syscr": c2.syscr / c2.ops if c2.syscr is not None else None,
+                    "syscw": c2.syscw / c2.ops if c2.syscw is not None else None,
+                }
+                for c2 in run.counts
+                if c2.workload == c.workload
+            }
+            for c in run.counts
+        },
     }
     path.write_text(json.dumps(data, indent=1, allow_nan=False, default=str) + "\n")
     print(f"raw results written to {path}", file=sys.stderr)
@@ -630,7 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.chart.parent.mkdir(parents=True, exist_ok=True)
         args.chart.write_text(chart(run))
         print(f"chart written to {args.chart}", file=sys.stderr)
-    return 1 if any(s.error for s in run.samples) else 0
+    failed = any(s.error for s in run.samples) or any(c.error for c in run.counts)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Generator
 from typing import Any, TypeVar
 
 import anyio
@@ -178,3 +178,36 @@ async def assert_cancel_point(awaitable: Awaitable[Any]) -> None:
         scope.cancel()
         await awaitable
     assert scope.cancelled_caught, "the call completed in a cancelled scope"
+
+
+class _Suspensions:
+    """Awaits ``awaitable`` and counts the times it yields to the loop: exact on every
+    backend (each suspension of the awaited coroutine is one)."""
+
+    def __init__(self, awaitable: Awaitable[Any]) -> None:
+        self.awaitable = awaitable
+        self.count = 0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        inner = self.awaitable.__await__()
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                yielded = inner.throw(error) if error is not None else inner.send(value)
+            except StopIteration as stop:
+                return stop.value
+            self.count += 1
+            try:
+                value, error = (yield yielded), None
+            except BaseException as exc:  # the loop's cancellation, or GeneratorExit
+                value, error = None, exc
+
+
+async def assert_no_yield(awaitable: Awaitable[T]) -> T:
+    """Await it and check that it did not yield to the loop: a call whose answer is ready
+    (DESIGN semantics 10: no yield, as asyncio's own, but a cancel point)."""
+    stepper = _Suspensions(awaitable)
+    result: T = await stepper
+    assert stepper.count == 0, f"the call yielded {stepper.count} time(s) with its answer ready"
+    return result

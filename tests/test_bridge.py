@@ -19,7 +19,7 @@ from anyio.streams.text import TextReceiveStream, TextSendStream
 import anysubprocess
 from anysubprocess import PIPE, Process
 
-from .conftest import PY, assert_cancel_point, assert_yields, stop
+from .conftest import PY, assert_cancel_point, assert_no_yield, stop
 
 CAT = "import sys\nfor line in sys.stdin.buffer: sys.stdout.buffer.write(line); sys.stdout.flush()"
 COUNT = "import sys; print(len(sys.stdin.buffer.read()))"
@@ -154,11 +154,12 @@ async def test_cancelled_receive_loses_nothing() -> None:
     await proc.wait()
 
 
-async def test_receive_is_a_checkpoint_with_data_buffered() -> None:
+async def test_receive_is_a_cancel_point_with_data_buffered() -> None:
+    """Its answer ready: no yield (DESIGN semantics 10), but in a cancelled scope it raises."""
     proc = await _printing(b"buffered")
     assert proc.stdout is not None
     await proc.wait()
-    assert await assert_yields(proc.stdout.receive(3)) == b"buf"
+    assert await assert_no_yield(proc.stdout.receive(3)) == b"buf"
     await assert_cancel_point(proc.stdout.receive(3))
     assert await proc.stdout.read() == b"fered"
 
@@ -213,11 +214,13 @@ async def test_stdin_aclose_delivers_what_was_written() -> None:
     await proc.wait()
 
 
-async def test_send_is_a_checkpoint() -> None:
+async def test_send_is_a_cancel_point() -> None:
+    """The pipe takes it all at once: no yield (DESIGN semantics 10), but in a cancelled
+    scope it raises before it takes anything."""
     proc = await _cat()
     assert proc.stdin is not None
     assert proc.stdout is not None
-    await assert_yields(proc.stdin.send(b"1\n"))
+    await assert_no_yield(proc.stdin.send(b"1\n"))
     await assert_cancel_point(proc.stdin.send(b"2\n"))  # cancelled before taking anything
     await proc.stdin.aclose()
     assert await proc.stdout.read() == b"1\n"

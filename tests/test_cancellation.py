@@ -1,4 +1,4 @@
-"""Cancellation at every await, systematically, and every public coroutine is a checkpoint.
+"""Cancellation at every await, systematically, and every public coroutine is a cancel point.
 
 The matrix: for each public coroutine, run a fresh scenario once per suspension point k =
 1, 2, ... and cancel the caller's scope at the k-th one, until a run completes uncancelled.
@@ -8,18 +8,32 @@ the process object still works. How many points each coroutine has is printed (`
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
+import anyio.lowlevel
 import pytest
+import sniffio
 
 import anysubprocess
 from anysubprocess import PIPE, Process
+from anysubprocess._backends import YIELD_EVERY
 
-from .conftest import PY, _children, _our_fds, assert_cancel_point, assert_yields, stop
+from .conftest import (
+    PY,
+    _children,
+    _our_fds,
+    assert_cancel_point,
+    assert_no_yield,
+    assert_yields,
+    stop,
+)
+
+T = TypeVar("T")
 
 
 class _CancelAt:
@@ -327,7 +341,11 @@ async def test_aclose() -> None:
     await run_matrix(Case(setup, lambda p: p.aclose(), after), "aclose")
 
 
-# -- every public coroutine is a checkpoint, the fast paths included ---------------------------
+# -- every public coroutine is a cancel point; a ready call does not yield (but a run does) -----
+#
+# DESIGN semantics 10 (revised, issue #14): in a cancelled scope every public coroutine raises
+# before it takes anything; a call whose answer is ready returns without a yield, as asyncio's
+# do, except once in YIELD_EVERY calls per object; creation always yields.
 
 
 async def _exited_with_output() -> Process:
@@ -341,6 +359,7 @@ async def _exited_with_output() -> Process:
     return proc
 
 
+#: Calls whose answer is ready: no yield, and a cancel point.
 FAST_PATHS: dict[str, Callable[[Process], Coroutine[Any, Any, Any]]] = {
     "wait (exited)": lambda p: p.wait(),
     "communicate (exited, output buffered)": lambda p: p.communicate(),
@@ -351,22 +370,30 @@ FAST_PATHS: dict[str, Callable[[Process], Coroutine[Any, Any, Any]]] = {
     "read(0)": lambda p: p.stdout.read(0),
     "read() (buffered, EOF)": lambda p: p.stdout.read(),
     "__anext__ (line buffered)": lambda p: p.stdout.__anext__(),
-    "aclose (exited)": lambda p: p.aclose(),
+    "receive (anyio, buffered)": lambda p: p.stdout.receive(3),
 }
 
 
 @pytest.mark.parametrize("path", sorted(FAST_PATHS))
-async def test_fast_path_is_a_checkpoint(path: str) -> None:
-    """It yields to the loop, and in a cancelled scope it raises (and takes nothing)."""
+async def test_fast_path_is_a_cancel_point_without_a_yield(path: str) -> None:
+    """Ready: it returns without yielding to the loop. In a cancelled scope: it raises the
+    loop's cancellation and takes nothing."""
     proc = await _exited_with_output()
-    await assert_yields(FAST_PATHS[path](proc))
+    await assert_no_yield(FAST_PATHS[path](proc))
     await proc.aclose()
     proc = await _exited_with_output()
     await assert_cancel_point(FAST_PATHS[path](proc))
-    if "aclose" not in path:
-        assert proc.stdout is not None
-        assert await proc.stdout.read() == b"one\ntwo\n"  # the cancelled call took nothing
+    assert proc.stdout is not None
+    assert await proc.stdout.read() == b"one\ntwo\n"  # the cancelled call took nothing
     await proc.aclose()
+
+
+async def test_aclose_is_a_checkpoint() -> None:
+    """aclose() is not a ready call: a full checkpoint (trio's and anyio's aclose are)."""
+    proc = await _exited_with_output()
+    await assert_yields(proc.aclose())
+    proc = await _exited_with_output()
+    await assert_cancel_point(proc.aclose())
 
 
 async def test_creation_is_a_checkpoint() -> None:
@@ -386,19 +413,101 @@ async def _close_then(proc: Process, call: Callable[[], Awaitable[None]]) -> Non
 WRITER_FAST_PATHS: dict[str, Callable[[Process], Coroutine[Any, Any, Any]]] = {
     "drain (nothing pending)": lambda p: p.stdin.drain(),
     "wait_closed (already closed)": lambda p: _close_then(p, p.stdin.wait_closed),
+    "send (anyio, the pipe takes it all)": lambda p: p.stdin.send(b"def"),
 }
 
 
 @pytest.mark.parametrize("path", sorted(WRITER_FAST_PATHS))
-async def test_writer_fast_path_is_a_checkpoint(path: str) -> None:
-    for check in (assert_yields, assert_cancel_point):
+async def test_writer_fast_path_is_a_cancel_point_without_a_yield(path: str) -> None:
+    for cancelled in (False, True):
         proc = await anysubprocess.create_subprocess_exec(
             PY, "-c", COUNT_STDIN, stdin=PIPE, stdout=PIPE
         )
         assert proc.stdin is not None
         assert proc.stdout is not None
         proc.stdin.write(b"abc")
-        await check(WRITER_FAST_PATHS[path](proc))
+        if cancelled:
+            await assert_cancel_point(WRITER_FAST_PATHS[path](proc))
+            expected = b"3\n"  # nothing written was lost, and send() sent nothing
+        else:
+            await assert_no_yield(WRITER_FAST_PATHS[path](proc))
+            expected = b"6\n" if path.startswith("send") else b"3\n"
         proc.stdin.close()
-        assert await proc.stdout.read() == b"3\n"  # nothing written was lost
+        assert await proc.stdout.read() == expected
         await proc.wait()
+
+
+async def test_wait_on_an_exited_child_takes_one_loop_turn() -> None:
+    """CPython's test_create_subprocess_env_exec/_shell (test_asyncio/test_subprocess.py):
+    after communicate(), a task running wait() has its result after one sleep(0). The same
+    scenario through stdlib asyncio and through us (asyncio loops only: it is asyncio's API)."""
+    if sniffio.current_async_library() != "asyncio":
+        pytest.skip("asyncio.create_task/sleep(0): an asyncio scenario")
+    results = []
+    for api in (asyncio, anysubprocess):
+        proc = await api.create_subprocess_exec(PY, "-c", "print('x')", stdout=PIPE)
+        stdout, _ = await proc.communicate()
+        task = asyncio.create_task(proc.wait())
+        await asyncio.sleep(0)
+        assert task.done(), f"{api.__name__}: wait() needed more than one loop turn"
+        results.append((stdout, task.result()))
+    assert results[0] == results[1] == (b"x\n", 0)
+
+
+# -- a run of ready calls yields at least once in YIELD_EVERY calls, and no more often --------
+
+RUN = 100_000
+
+
+async def _ready_run(name: str) -> tuple[Callable[[], Awaitable[Any]], Process | None]:
+    """``(call, proc)``: ``call()`` is a call on one object whose answer is ready; ``proc``
+    is to be closed afterwards."""
+    if name in ("readline (fed reader)", "__anext__ (fed reader)"):
+        reader = anysubprocess.StreamReader()
+        reader.feed_data(b"x\n" * RUN)
+        reader.feed_eof()
+        return (reader.readline if name.startswith("readline") else reader.__anext__), None
+    proc = await anysubprocess.create_subprocess_exec(
+        PY, "-c", "import sys; sys.stdin.read()", stdin=PIPE
+    )
+    assert proc.stdin is not None
+    if name == "drain (nothing pending)":
+        return proc.stdin.drain, proc
+    assert name == "wait (exited)"
+    proc.stdin.close()
+    await proc.wait()
+    return proc.wait, proc
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["readline (fed reader)", "__anext__ (fed reader)", "wait (exited)", "drain (nothing pending)"],
+)
+async def test_a_run_of_ready_calls_lets_other_tasks_run(name: str) -> None:
+    """RUN ready calls on one object: a ticker task gets the loop at least RUN / YIELD_EVERY
+    times (no starvation), and not much more often (no yield per call). Counts, not times."""
+    call, proc = await _ready_run(name)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await anyio.lowlevel.checkpoint()
+            # Counted after the wake-up: a tick the run's last yield made ready still counts
+            # when the run ends (the cancellation below hits the next checkpoint).
+            ticks += 1
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(ticker)
+        await anyio.lowlevel.checkpoint()  # the ticker starts
+        ticks = 0
+        for _ in range(RUN):
+            await call()
+        tg.cancel_scope.cancel()
+    if proc is not None:
+        await proc.aclose()
+    print(f"{name}: {RUN} ready calls, the ticker ran {ticks} times (YIELD_EVERY={YIELD_EVERY})")
+    # The run yields RUN // YIELD_EVERY times (195). One wake of the ticker may fall just
+    # outside the counted window on trio, whose scheduler shuffles the order of a batch.
+    assert ticks >= RUN // YIELD_EVERY - 1
+    assert ticks <= RUN // YIELD_EVERY + 3  # and not once per call

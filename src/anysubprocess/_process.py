@@ -12,7 +12,7 @@ from typing import Any
 import anyio
 import anyio.abc
 
-from ._backends import Backend, ChildProcess, ReceivePipe
+from ._backends import YIELD_EVERY, Backend, ChildProcess, ReceivePipe
 from ._exceptions import TimeoutExpired
 from ._inherit import Absent
 from ._reader import StreamReader
@@ -92,6 +92,9 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         self.stdout = self._reader(child.stdout, limit)
         self.stderr = self._reader(child.stderr, limit)
         self._transport_closed = False
+        # wait() and communicate() are cancel points that yield only when they wait, and
+        # once in YIELD_EVERY calls that did not (DESIGN semantics 10).
+        self._budget = YIELD_EVERY - 1
         self.grace_period = DEFAULT_GRACE_PERIOD
         self.deliver_cancel = None
         # The hook holds the streams, not the Process: a Process dropped while its child
@@ -101,7 +104,12 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
     def _reader(self, pipe: ReceivePipe | None, limit: int) -> StreamReader | None:
         if pipe is None:
             return None
-        return StreamReader(limit, _source=pipe, _checkpoint=self._backend.checkpoint)
+        return StreamReader(
+            limit,
+            _source=pipe,
+            _checkpoint=self._backend.checkpoint,
+            _cancel_pending=self._backend.cancel_pending,
+        )
 
     def __repr__(self) -> str:
         rc = self._child.poll()
@@ -147,10 +155,22 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
             return await self._wait()
         raise TimeoutExpired(self._args, timeout)
 
+    async def _enter(self) -> None:
+        """The cancel point: no yield unless the scope is cancelled or YIELD_EVERY calls
+        ran without one."""
+        budget = self._budget
+        if budget and not self._backend.cancel_pending():
+            self._budget = budget - 1
+            return
+        await self._backend.checkpoint()
+        self._budget = YIELD_EVERY - 1
+
     async def _wait(self) -> int:
+        await self._enter()
         rc = self._child.poll()
         if rc is not None:
-            await self._backend.checkpoint()  # a checkpoint on the fast path too
+            # No yield: asyncio's wait() on an exited child completes in one loop turn,
+            # and CPython's own tests rely on it (test_create_subprocess_env_exec).
             return rc
         return await self._child.wait()
 
@@ -171,7 +191,7 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         ``timeout``: raise :exc:`TimeoutExpired` carrying the output read so far; the
         process keeps running (as with ``Popen.communicate``).
         """
-        await self._backend.checkpoint()  # before anything is written or read
+        await self._enter()  # before anything is written or read
         if timeout is None:
             return await self._communicate(input)
         with anyio.move_on_after(timeout):
@@ -197,7 +217,7 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         out: bytes | None = None
         err: list[bytes] = []  # a list: the stderr task fills it
         try:
-            if stdout is not None and stderr is not None:
+            if stdout is not None and stderr is not None and not (stdout._eof or stderr._eof):
 
                 async def read_stderr() -> None:
                     err.append(await stderr.read())
@@ -208,10 +228,13 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
                         out = await stdout.read()
                 except BaseExceptionGroup as group:  # pragma: no cover - a read error (rare)
                     raise group.exceptions[0] from None
-            elif stdout is not None:
-                out = await stdout.read()
-            elif stderr is not None:
-                err.append(await stderr.read())
+            else:
+                # At most one stream can still have to wait: no second task (a task group
+                # always yields, and communicate() after everything was read must not).
+                if stderr is not None:
+                    err.append(await stderr.read())
+                if stdout is not None:
+                    out = await stdout.read()
             await self._wait()
         except BaseException:
             # Cancelled (or timed out) after a stream was read to EOF: its bytes go back into
@@ -330,6 +353,14 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         Bytes already read stay readable to asyncio's methods; anyio's ``receive()`` raises
         ``ClosedResourceError`` afterwards.
         """
+        await self._close_and_wait(grace_period, deliver_cancel)
+        # A full checkpoint, as trio's and anyio's aclose() are (their wait() always yields;
+        # ours does not when the child has exited: DESIGN 10's ready call).
+        await self._backend.checkpoint()
+
+    async def _close_and_wait(
+        self, grace_period: float | None, deliver_cancel: DeliverCancel | None
+    ) -> None:
         try:
             self._close_gently()
             await self._wait()
@@ -399,7 +430,9 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         (``deliver_cancel``, ``grace_period``, SIGKILL, reap), and the exception goes on.
         """
         if exc_type is None:
-            await self.aclose()
+            # aclose() without its final checkpoint: a block that ended well and whose child
+            # exited is not cancelled after the fact.
+            await self._close_and_wait(None, None)
             return
         # No checkpoint after the cleanup: it must not replace the exception in flight.
         await self._aclose(None, None)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import anyio
 import anyio.abc
 
-from ._backends import Backend, EventLike, SendPipe
+from ._backends import YIELD_EVERY, Backend, EventLike, SendPipe
 from ._inherit import Absent
 from ._transport import PipeWriteTransport
 
@@ -40,6 +40,8 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
 
     __slots__ = (
         "_backend",
+        "_budget",
+        "_cancel_pending",
         "_closed",
         "_closed_by_us",
         "_closed_event",
@@ -74,6 +76,10 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
         self._exc: BaseException | None = None  # the error that broke the pipe
         self._drain_waiter: EventLike | None = None
         self._closed_event: EventLike | None = None
+        # The cancel point of every public coroutine, and the yield once in YIELD_EVERY
+        # calls that did not have to wait (DESIGN semantics 10; see StreamReader).
+        self._cancel_pending = backend.cancel_pending
+        self._budget = YIELD_EVERY - 1
 
     def __repr__(self) -> str:
         info = ["StreamWriter"]
@@ -182,6 +188,16 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
             if self._closing and not self._closed:
                 self._close_pipe()
 
+    async def _enter(self) -> None:
+        """The cancel point at the start of every public coroutine: no yield unless its
+        scope is cancelled or YIELD_EVERY calls ran without one."""
+        budget = self._budget
+        if budget and not self._cancel_pending():
+            self._budget = budget - 1
+            return
+        await self._backend.checkpoint()
+        self._budget = YIELD_EVERY - 1
+
     def _wake_drain(self) -> None:
         waiter, self._drain_waiter = self._drain_waiter, None
         if waiter is not None:
@@ -231,9 +247,15 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
         bytes. As asyncio's: once the pipe is closed (the child closed its stdin, a write
         failed, or ``close()`` completed), a ``drain()`` raises ``ConnectionResetError``;
         one that was waiting when the pipe broke raises the error that broke it
-        (``BrokenPipeError``). A checkpoint, also when nothing needs to wait.
+        (``BrokenPipeError``). A cancel point, also when nothing needs to wait; it yields
+        when it waits (and once in a long run of calls that did not).
         """
-        await self._backend.checkpoint()
+        # _enter() inline: drain() after each write() is the hot path of streaming input.
+        budget = self._budget
+        if budget and not self._cancel_pending():
+            self._budget = budget - 1
+        else:
+            await self._enter()
         if self._closed:
             raise ConnectionResetError("Connection lost")
         while self._pending_size > _HIGH_WATER and self._flushing:
@@ -264,7 +286,7 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
     async def wait_closed(self) -> None:
         """Mirrors :meth:`asyncio.StreamWriter.wait_closed`; raises the error that broke the
         pipe, if any. Safe to cancel and call again."""
-        await self._backend.checkpoint()
+        await self._enter()
         while not self._closed:
             event = self._closed_event
             if event is None:
@@ -293,7 +315,7 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
         child has closed its stdin (or exited): anyio's order.
         Cancelled: the bytes not yet taken stay queued and are still delivered.
         """
-        await self._backend.checkpoint()
+        await self._enter()
         self._check_sendable()
         self.write(item)
         while self._pending_size and self._exc is None and not self._closed:

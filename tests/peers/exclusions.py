@@ -15,19 +15,7 @@ ANYIO: dict[str, str] = {
 }
 
 #: CPython's test_asyncio/test_subprocess.py (SubprocessMixin), with asyncio's factories ours.
-_TWO_TURNS = (
-    "fixed by #14: `task = create_task(proc.wait()); await asyncio.sleep(0)` then "
-    "task.result(): asyncio's wait() on an exited child completes in one loop turn, ours "
-    "takes two (the checkpoint rule #14 revises; the eager task factory runs it at once, "
-    "so asyncio+eager passes). The lead flips these after merging #14"
-)
-
 CPYTHON: dict[str, str] = {
-    # 3.12+ only (the tests are new there).
-    "test_create_subprocess_env_exec[asyncio]": _TWO_TURNS,
-    "test_create_subprocess_env_exec[asyncio+uvloop]": _TWO_TURNS,
-    "test_create_subprocess_env_shell[asyncio]": _TWO_TURNS,
-    "test_create_subprocess_env_shell[asyncio+uvloop]": _TWO_TURNS,
     "test_pause_reading": (
         "mocks asyncio's private transport layer: replaces loop.connect_read_pipe to spy on "
         "the pipe transport's pause_reading()/resume_reading(); we have no pipe transports "

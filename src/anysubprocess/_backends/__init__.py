@@ -10,10 +10,11 @@ import sniffio
 # imported anyway: its exceptions are ours) load with the package, not on the first spawn.
 # trio's loads on first use.
 from . import _asyncio  # noqa: F401
-from ._base import Backend, ChildProcess, EventLike, ReceivePipe, SendPipe
+from ._base import YIELD_EVERY, Backend, ChildProcess, EventLike, ReceivePipe, SendPipe
 from ._keywords import check_popen_keywords, leads_group
 
 __all__ = [
+    "YIELD_EVERY",
     "Backend",
     "ChildProcess",
     "EventLike",

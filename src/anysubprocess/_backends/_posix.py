@@ -34,6 +34,7 @@ class PosixBackend:
         self.start_background = ops.start_background
         self.new_event = ops.new_event
         self.checkpoint = ops.checkpoint
+        self.cancel_pending = ops.cancel_pending
 
     async def spawn(
         self,

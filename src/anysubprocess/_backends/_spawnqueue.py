@@ -6,8 +6,10 @@ import contextlib
 import subprocess
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from ._base import EventLike, LoopOps
 
@@ -45,10 +47,12 @@ class _SpawnJob:
 class SpawnState:
     """Per event loop: how spawns are going, and the queue the spawn threads work through."""
 
-    __slots__ = ("last_end", "queue", "runners", "threaded")
+    __slots__ = ("last_end", "last_task", "queue", "runners", "threaded")
 
     def __init__(self) -> None:
         self.last_end = 0.0
+        # The task of the last spawn made inline (weakly): its next spawn is no burst.
+        self.last_task: weakref.ref[Any] | None = None
         self.threaded = 0
         self.queue: deque[_SpawnJob] = deque()
         self.runners = 0
@@ -73,13 +77,22 @@ async def start_popen(
     of them take. We fork inline only when no other spawn is under way and the last one
     ended a while ago (a sequential spawn costs no thread hand-off), and hand bursts to a
     few worker threads (see _SPAWN_THREADS). Both implementations (POSIX, threads) use it.
+
+    One task's spawns are sequential by construction: the task that made the last inline
+    spawn spawns inline again, however soon (a `true` child pinned to the loop's CPU exits
+    within BURST_GAP, and 14-28% of spawn_seq's spawns went to a thread: issue #14). The
+    gap only tells bursts of other tasks' spawns apart.
     """
     state = spawn_state(ops)
-    if state.threaded == 0 and time.perf_counter() - state.last_end > BURST_GAP:
+    task = ops.current_task()
+    last = state.last_task
+    same_task = task is not None and last is not None and last() is task
+    if state.threaded == 0 and (same_task or time.perf_counter() - state.last_end > BURST_GAP):
         try:
             return popen()
         finally:
             state.last_end = time.perf_counter()
+            state.last_task = weakref.ref(task) if task is not None else None
     state.threaded += 1
     try:
         return await popen_in_thread(popen, state, ops, adopt)
