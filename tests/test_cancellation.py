@@ -388,6 +388,31 @@ async def test_fast_path_is_a_cancel_point_without_a_yield(path: str) -> None:
     await proc.aclose()
 
 
+async def test_cancel_point_without_the_private_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cheap cancel point reads anyio's (asyncio) or trio's private task state; if an
+    upstream release renames it, the public effective-deadline answer takes over: slower,
+    still a cancel point that takes nothing."""
+    from anysubprocess._backends import _asyncio as asyncio_ops
+
+    if sniffio.current_async_library() == "trio":
+        from anysubprocess._backends import _trio as trio_ops
+
+        monkeypatch.setattr(trio_ops, "_run_context", None)
+    else:
+        # anyio's asyncio backend as a module without the private table.
+        renamed = {asyncio_ops._ANYIO_ASYNCIO: object()}
+        monkeypatch.setattr(asyncio_ops, "_modules", renamed)
+        monkeypatch.setattr(asyncio_ops, "_last_state", (lambda: None, None))
+    proc = await _exited_with_output()
+    assert proc.stdout is not None
+    await assert_no_yield(proc.stdout.readline())
+    await assert_cancel_point(proc.stdout.readline())
+    await assert_cancel_point(proc.wait())
+    assert await proc.stdout.read() == b"two\n"  # the cancelled calls took nothing
+    monkeypatch.undo()
+    await proc.aclose()
+
+
 async def test_aclose_is_a_checkpoint() -> None:
     """aclose() is not a ready call: a full checkpoint (trio's and anyio's aclose are)."""
     proc = await _exited_with_output()

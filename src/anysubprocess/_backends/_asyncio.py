@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import types
 import weakref
@@ -74,20 +75,24 @@ def cancel_pending() -> bool:
     task = _current_task()
     if task is None:
         return False
-    ref, state = _last_state
-    if ref() is not task:
-        state = anyio_asyncio._task_states.get(task)
-        if state is None:  # not cached: anyio adds one when the task enters a scope
-            return False
-        _last_state = (weakref.ref(task), state)
-    scope = state.cancel_scope
-    while scope is not None:
-        if scope._cancel_called:
-            return True
-        if scope._shield:
-            return False
-        scope = scope._parent_scope
-    return False
+    try:
+        ref, state = _last_state
+        if ref() is not task:
+            state = anyio_asyncio._task_states.get(task)
+            if state is None:  # not cached: anyio adds one when the task enters a scope
+                return False
+            _last_state = (weakref.ref(task), state)
+        scope = state.cancel_scope
+        while scope is not None:
+            if scope._cancel_called:
+                return True
+            if scope._shield:
+                return False
+            scope = scope._parent_scope
+        return False
+    except AttributeError:  # pragma: no cover - anyio renamed them: its public answer
+        # (slower: tests/test_costs.py's call counts show it; still correct).
+        return bool(anyio.current_effective_deadline() == -math.inf)
 
 
 class _LoopState:

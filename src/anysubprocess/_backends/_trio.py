@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -57,7 +58,7 @@ _current_task = trio.lowlevel.current_task
 # What trio.lowlevel.current_task() reads, without its Python frame: the cancel point of
 # every ready call reads it (one Python call per readline() instead of two). Private: the
 # cancel-point tests in tests/test_cancellation.py fail loudly if trio moves it.
-_run_context = trio._core._run.GLOBAL_RUN_CONTEXT
+_run_context: Any = getattr(getattr(trio._core, "_run", None), "GLOBAL_RUN_CONTEXT", None)
 
 
 class TrioOps:
@@ -72,10 +73,12 @@ class TrioOps:
         # tests/test_cancellation.py fail loudly if they change). A pending KeyboardInterrupt
         # is not looked at: it arrives at the next yield, at most YIELD_EVERY calls on.
         try:
-            task = _run_context.task
-        except AttributeError:  # not in trio.run: current_task() raises trio's error
-            task = _current_task()
-        return task._cancel_status.effectively_cancelled
+            return bool(_run_context.task._cancel_status.effectively_cancelled)
+        except AttributeError:
+            # Not in trio.run (trio's public call then raises trio's RuntimeError), or trio
+            # renamed its private attributes: its public answer, slower (tests/test_costs.py
+            # shows it) but correct.
+            return trio.current_effective_deadline() == -math.inf
 
     @staticmethod
     def notify_closing(fd: int) -> None:
