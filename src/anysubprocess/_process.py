@@ -56,6 +56,10 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         "``stdout=PIPE``, else ``None``), asyncio's reader and anyio's receive stream, over "
         "one buffer.",
     }
+    # Plain attributes, as asyncio's Process has them (typeshed too); anyio.abc.Process
+    # declares read-only properties, which an attribute serves as well (pyright's standard
+    # mode, as in the win32 check, cannot see that both bases are met: the assignments in
+    # __init__ say so).
     pid: int
     stdin: StreamWriter | None
     stdout: StreamReader | None
@@ -87,10 +91,12 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         self._backend = backend
         self._args = args
         self._own_group = own_group
-        self.pid = child.pid
-        self.stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
-        self.stdout = self._reader(child.stdout, limit)
-        self.stderr = self._reader(child.stderr, limit)
+        stdin = StreamWriter(child.stdin, backend) if child.stdin is not None else None
+        # (the pyright comments: see the class attributes)
+        self.pid = child.pid  # pyright: ignore[reportIncompatibleMethodOverride]
+        self.stdin = stdin  # pyright: ignore[reportIncompatibleMethodOverride,reportIncompatibleVariableOverride]
+        self.stdout = self._reader(child.stdout, limit)  # pyright: ignore[reportIncompatibleMethodOverride,reportIncompatibleVariableOverride]
+        self.stderr = self._reader(child.stderr, limit)  # pyright: ignore[reportIncompatibleMethodOverride,reportIncompatibleVariableOverride]
         self._transport_closed = False
         # wait() and communicate() are cancel points that yield only when they wait, and
         # once in YIELD_EVERY calls that did not (DESIGN semantics 10).

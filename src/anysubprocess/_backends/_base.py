@@ -194,6 +194,7 @@ class Backend(Protocol):
 
     def cancel_pending(self) -> bool:
         """See :meth:`LoopOps.cancel_pending`."""
+        ...
 
 
 class LoopOps(Protocol):
@@ -215,11 +216,13 @@ class LoopOps(Protocol):
     def checkpoint(self) -> Awaitable[None]: ...
     def current_task(self) -> object:
         """The running task (asyncio's Task, trio's Task), or None outside one."""
+        ...
 
     def cancel_pending(self) -> bool:
         """Whether the calling task is in a cancelled scope, so that its next yield raises
         the loop's cancellation. Synchronous and cheap (no yield): it is the cancel point of
         every call whose answer is ready, which then awaits ``checkpoint()`` only if true."""
+        ...
 
     def start_background(self, fn: Callable[[], Awaitable[None]]) -> None: ...
     def new_event(self) -> EventLike: ...

@@ -14,11 +14,11 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from ._base import EventLike, LoopOps
-from ._spawnqueue import start_popen
+from ._popenbackend import PopenBackend
 from ._threadpipes import Post, ThreadReceivePipe, ThreadSendPipe
 from ._workers import submit
 
@@ -300,49 +300,8 @@ class ThreadChild:
             self._kill_now()  # the exit thread reaps it
 
 
-class ThreadBackend:
+class ThreadBackend(PopenBackend[ThreadChild]):
     """The backend: :class:`ThreadChild` on one loop's :class:`LoopOps`."""
 
     def __init__(self, name: str, ops: LoopOps) -> None:
-        self.name = name
-        self._ops = ops
-        self.start_background = ops.start_background
-        self.new_event = ops.new_event
-        self.checkpoint = ops.checkpoint
-        self.cancel_pending = ops.cancel_pending
-
-    async def spawn(
-        self,
-        args: str | bytes | Sequence[Any],
-        *,
-        shell: bool,
-        stdin: Any,
-        stdout: Any,
-        stderr: Any,
-        popen_kwargs: Mapping[str, Any],
-    ) -> ThreadChild:
-        # Inline, or in a spawn thread during a burst (_spawnqueue.py), as on POSIX.
-        def popen() -> subprocess.Popen[bytes]:
-            return _popen(args, shell, stdin, stdout, stderr, popen_kwargs)
-
-        return ThreadChild(await start_popen(popen, self._ops, self._adopt), self._ops)
-
-    def _adopt(self, orphan: subprocess.Popen[bytes]) -> None:
-        ThreadChild(orphan, self._ops).kill_and_forget()
-
-
-def _popen(
-    args: Any, shell: bool, stdin: Any, stdout: Any, stderr: Any, kwargs: Mapping[str, Any]
-) -> subprocess.Popen[bytes]:
-    popen: subprocess.Popen[bytes] = subprocess.Popen(  # pyright: ignore[reportAssignmentType]
-        # (the ** below hides the text-mode keywords from pyright's overload choice; asyncio's
-        # are rejected by _create.py, so the pipes are binary)
-        args,
-        shell=shell,
-        stdin=stdin,
-        stdout=stdout,
-        stderr=stderr,
-        universal_newlines=False,
-        **{"bufsize": 0, **kwargs},
-    )
-    return popen
+        super().__init__(name, ops, ThreadChild)

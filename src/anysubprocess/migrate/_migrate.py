@@ -66,8 +66,6 @@ def migrate_with_facts(
     )
     if result.error is not None:  # pragma: no cover - ast parsed what libcst could not
         return result, facts
-    findings = sorted(
-        {*(scanned.findings if report else []), *result.findings},
-        key=lambda f: (f.line, f.col, f.code),
-    )
+    unique: set[Finding] = {*(scanned.findings if report else []), *result.findings}
+    findings = sorted(unique, key=lambda f: (f.line, f.col, f.code))
     return Result(source, result.migrated, findings), facts
