@@ -530,3 +530,32 @@ async def test_anyio_wrappers_iterate_chunks() -> None:
     assert proc.stdout is not None
     assert await _drain_anyio_style(BufferedByteReceiveStream(proc.stdout)) == data
     assert await proc.wait() == 0
+
+
+async def test_send_whose_bytes_are_thrown_away_is_not_a_success() -> None:
+    """A send() still waiting for the child to read when stdin is closed under it (an abort:
+    transport.abort(), the Process's cleanup) did not happen: ClosedResourceError, as
+    anyio's; returning normally would say the bytes were delivered."""
+    proc = await anysubprocess.create_subprocess_exec(
+        PY, "-c", "import time; time.sleep(30)", stdin=PIPE
+    )
+    assert proc.stdin is not None
+    stdin = proc.stdin
+    outcome: list[str] = []
+
+    async def sender() -> None:
+        try:
+            await stdin.send(b"x" * 10_000_000)  # more than any pipe takes: it waits
+        except anyio.ClosedResourceError:
+            outcome.append("closed")
+        else:
+            outcome.append("returned")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(sender)
+        with anyio.fail_after(10):
+            while not stdin._pending_size:
+                await anyio.sleep(0.01)
+        stdin.transport.abort()
+    assert outcome == ["closed"]
+    await stop(proc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import sys
 from asyncio import IncompleteReadError, LimitOverrunError
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, SupportsIndex
 
 import anyio
 import anyio.abc
+import anyio.lowlevel
 
 from ._backends import YIELD_EVERY, EventLike, ReceivePipe
 from ._inherit import Absent
@@ -29,6 +31,12 @@ _CHUNK = 2**16  # one pipe's worth: the most a read from a default Linux pipe re
 _MAX_READ = 2**18  # read(n) reads at most this much at once (asyncio's transports: 256 KiB)
 _MAX_NOWAIT_READS = 32  # reads one _pull_nowait() makes at most (it runs in callbacks)
 _BIG_BUFFER = 2**18  # a buffer this large grows in a bytearray (see StreamReader._append)
+
+
+def _anyio_cancel_pending() -> bool:
+    """The cancel check of a reader fed by feed_data() (no Process, so no backend: tests and
+    tools): anyio's public answer, on whichever loop runs it."""
+    return anyio.current_effective_deadline() == -math.inf
 
 
 def _busy(func_name: str) -> RuntimeError:
@@ -105,10 +113,10 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
         # raises before it looks at the buffer, so it takes nothing. It yields when it waits
         # for the pipe; a read the buffer answers does not (asyncio's does not either),
         # except once in YIELD_EVERY calls (_budget counts down), so a loop over buffered
-        # lines cannot starve the loop. The backend's two functions for a pipe; a fed
-        # reader (no Process) finds its backend on first use.
-        self._checkpoint = _checkpoint or self._bind_checkpoint
-        self._cancel_pending = _cancel_pending or self._bind_cancel_pending
+        # lines cannot starve the loop. The backend's two functions for a pipe; anyio's
+        # public ones for a fed reader (no Process, no backend: only _create.py asks).
+        self._checkpoint = _checkpoint or anyio.lowlevel.checkpoint
+        self._cancel_pending = _cancel_pending or _anyio_cancel_pending
         self._budget = YIELD_EVERY - 1
         # Set when a pull found data without waiting: the next pull of the same read yields
         # first, so a read to EOF of a child that writes forever cannot starve the loop.
@@ -281,22 +289,6 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
         in the background (up to twice ``limit``, where asyncio's pauses reading), and close
         the pipe at EOF, unless a grandchild still holds its write end."""
         self._pull_nowait(2 * self._limit)
-
-    def _bind(self) -> None:
-        # Only for a reader fed by feed_data(): a Process passes its backend's functions.
-        from ._backends import current_backend
-
-        backend = current_backend()
-        self._checkpoint = backend.checkpoint
-        self._cancel_pending = backend.cancel_pending
-
-    def _bind_cancel_pending(self) -> bool:
-        self._bind()
-        return self._cancel_pending()
-
-    async def _bind_checkpoint(self) -> None:
-        self._bind()
-        await self._checkpoint()
 
     def _must_yield(self) -> bool:
         """The cancel point at the start of every public read, without a yield: true if the

@@ -47,6 +47,7 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
         "_closed_event",
         "_closing",
         "_drain_waiter",
+        "_dropped",
         "_exc",
         "_flushing",
         "_peer_gone",
@@ -72,6 +73,7 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
         self._closing = False  # close() or write_eof() was called
         self._closed = False  # the pipe is closed
         self._closed_by_us = False  # close()/aclose()/the Process closed it (anyio: "closed")
+        self._dropped = 0  # bytes _abort() threw away: a send() waiting for them fails
         self._peer_gone = False  # closed because the child closed its end
         self._exc: BaseException | None = None  # the error that broke the pipe
         self._drain_waiter: EventLike | None = None
@@ -236,6 +238,7 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
     def _abort(self) -> None:
         """Drop unsent bytes and close now (the child is gone, or the Process is closing)."""
         self._closed_by_us = True
+        self._dropped += self._pending_size
         self._pending.clear()
         self._pending_size = 0
         self._close_pipe()
@@ -317,13 +320,16 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
         """
         await self._enter()
         self._check_sendable()
+        dropped = self._dropped
         self.write(item)
         while self._pending_size and self._exc is None and not self._closed:
             waiter = self._drain_waiter
             if waiter is None:
                 waiter = self._drain_waiter = self._backend.new_event()
             await waiter.wait()  # set as the queue shrinks, and when flushing stops
-        if self._exc is not None or self._peer_gone:
+        if self._exc is not None or self._peer_gone or self._dropped != dropped:
+            # Broken, or closed by us (transport.abort(), the Process's cleanup) with bytes
+            # still queued: they were thrown away, so this send did not happen.
             self._check_sendable()
 
     def _check_sendable(self) -> None:
