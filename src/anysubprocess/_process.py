@@ -436,8 +436,10 @@ class Process(asyncio.subprocess.Process, anyio.abc.Process):
         (``deliver_cancel``, ``grace_period``, SIGKILL, reap), and the exception goes on.
         """
         if exc_type is None:
-            # aclose() without its final checkpoint: a block that ended well and whose child
-            # exited is not cancelled after the fact.
+            # aclose() without its final checkpoint: the wait's cancel point is the exit's
+            # (a cancellation already pending there is an exit by cancellation: the
+            # structured cleanup runs, as trio's nursery exit would raise it), but once the
+            # child is waited for, nothing is cancelled after the fact.
             await self._close_and_wait(None, None)
             return
         # No checkpoint after the cleanup: it must not replace the exception in flight.

@@ -377,7 +377,9 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
             return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
         return await self._readline()
 
-    async def _readline(self) -> bytes:
+    async def _readline(self, *, keep_overlong: bool = False) -> bytes:
+        """readline() after its cancel point. ``keep_overlong`` (``async for``): a line over
+        ``limit`` raises the same ValueError but stays in the buffer."""
         self._yield_next = False  # a new read (readline's and __anext__'s slow path)
         buf = self._buf
         pos = self._pos
@@ -390,6 +392,10 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
         except IncompleteReadError as e:
             return e.partial
         except LimitOverrunError as e:
+            if keep_overlong:
+                # asyncio's iteration (readline) drops the line here; code that iterates a
+                # byte stream for chunks (anyio's vocabulary) would lose it without knowing.
+                raise ValueError(e.args[0]) from None
             # asyncio drops the overlong line (or the whole buffer) and raises ValueError.
             start = self._pos
             if self._buf.startswith(b"\n", start + e.consumed):
@@ -556,28 +562,10 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
         if end and end - pos <= self._maxline and self._plain:
             self._pos = end
             return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
-        line = await self._next_line()
+        line = await self._readline(keep_overlong=True)
         if line == b"":
             raise StopAsyncIteration
         return line
-
-    async def _next_line(self) -> bytes:
-        """:meth:`_readline`, except that an overlong line stays in the buffer."""
-        self._yield_next = False  # a new read (as in _readline)
-        buf = self._buf
-        pos = self._pos
-        end = buf.find(b"\n", pos) + 1
-        if end and end - pos <= self._maxline and self._plain:
-            self._pos = end  # fast path: a whole line is buffered
-            return buf[pos:end]  # type: ignore[return-value]  # _plain: buf is a bytes
-        try:
-            return await self._readuntil(b"\n")
-        except IncompleteReadError as e:
-            return e.partial
-        except LimitOverrunError as e:
-            # asyncio's iteration (readline) drops the line here; code that iterates a byte
-            # stream for chunks (anyio's vocabulary) would lose it without knowing why.
-            raise ValueError(e.args[0]) from None
 
     def chunks(self, max_bytes: int = 65536) -> AsyncIterator[bytes]:
         """*Beyond asyncio.* anyio's iteration of a byte stream: ``async for chunk in
