@@ -357,3 +357,26 @@ async def test_wait_returns_at_the_childs_exit_while_a_grandchild_holds_stdout()
     finally:
         os.close(w)
         await stop(proc)
+
+
+async def test_a_write_the_closed_stdin_refused_breaks_the_pipe_without_another_write() -> None:
+    """The child closed its stdin and goes on running; one write() to it fails (at once on
+    the fd path, in the writer thread on the thread path). From then on drain() raises
+    ConnectionResetError as asyncio's does, with no further write() needed to find out."""
+    proc = await anysubprocess.create_subprocess_exec(
+        PY,
+        "-c",
+        "import os, time; os.close(0); print('closed', flush=True); time.sleep(30)",
+        stdin=PIPE,
+        stdout=PIPE,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    assert await proc.stdout.readline() == b"closed\n"
+    proc.stdin.write(b"hello\n")
+    with anyio.fail_after(5):
+        while not proc.stdin.is_closing():  # the thread path learns it a moment later
+            await anyio.sleep(0.01)
+    with pytest.raises(ConnectionResetError):
+        await proc.stdin.drain()
+    await stop(proc)

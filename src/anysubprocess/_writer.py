@@ -65,6 +65,9 @@ class StreamWriter(asyncio.StreamWriter, anyio.abc.ByteSendStream):
     def __init__(self, pipe: SendPipe, backend: Backend) -> None:
         self._pipe = pipe
         self._backend = backend
+        # A write that failed in a worker thread (the thread path) breaks the pipe at once,
+        # as asyncio's transport does, not only at the next write().
+        pipe.on_broken(self._check_peer)
         # Bytes the pipe has not taken yet, oldest first. A `bytes` argument is kept by
         # reference (no copy of a large input); mutable buffers are copied, as asyncio does.
         self._pending: deque[memoryview] = deque()

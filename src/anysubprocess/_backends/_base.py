@@ -84,6 +84,13 @@ class SendPipe(Protocol):
         """Whether the child's end of the pipe is closed (nobody can read any more)."""
         ...
 
+    def on_broken(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once, on the loop, when the pipe learns by itself that it is
+        broken (a write in a worker thread failed: the thread path's way of finding that the
+        child closed its stdin). Where writes are synchronous the next ``send_nowait`` says
+        so, and this may never call it."""
+        ...
+
     def close(self) -> None:
         """Close now (waking any task blocked on the pipe with ``ClosedResourceError``)."""
         ...

@@ -6,6 +6,7 @@ import fcntl
 import os
 import select
 import sys
+from collections.abc import Callable
 from typing import IO
 
 import anyio
@@ -112,6 +113,9 @@ class FdSendPipe(_FdPipe):
         if self._fd < 0:
             raise anyio.ClosedResourceError
         await self._ops.wait_writable(self._fd)
+
+    def on_broken(self, callback: Callable[[], None]) -> None:
+        pass  # writes are synchronous here: the next send_nowait() raises
 
     def peer_closed(self) -> bool:
         if self._fd < 0:

@@ -215,7 +215,7 @@ class ThreadSendPipe(_ThreadPipe):
     as a kernel pipe buffer would; bytes taken are written even if the pipe is closed after
     (as a pipe's buffered bytes stay readable after its writer closed it)."""
 
-    __slots__ = ("_error", "_peer_gone", "_queue", "_queued")
+    __slots__ = ("_error", "_on_broken", "_peer_gone", "_queue", "_queued")
 
     def __init__(self, file: IO[bytes], post: Post, new_event: Callable[[], EventLike]) -> None:
         super().__init__(file, post, new_event)
@@ -223,6 +223,7 @@ class ThreadSendPipe(_ThreadPipe):
         self._queued = 0  # bytes taken and not yet written (the writer's current chunk too)
         self._error: OSError | None = None
         self._peer_gone = False
+        self._on_broken: Callable[[], None] | None = None
 
     def send_nowait(self, data: bytes | bytearray | memoryview) -> int:
         if self._closed:
@@ -264,6 +265,10 @@ class ThreadSendPipe(_ThreadPipe):
             self._peer_gone = isinstance(error, (BrokenPipeError, ConnectionResetError))
             self._queue.clear()
             self._queued = 0
+            # Nobody may write again to find out (asyncio's transport reports it at once).
+            callback, self._on_broken = self._on_broken, None
+            if callback is not None:
+                callback()
         if self._queue and self._error is None:
             try:
                 self._start_writing()
@@ -285,6 +290,9 @@ class ThreadSendPipe(_ThreadPipe):
 
     def peer_closed(self) -> bool:
         return self._closed or self._peer_gone
+
+    def on_broken(self, callback: Callable[[], None]) -> None:
+        self._on_broken = callback
 
     def presume_peer_closed(self) -> None:
         """The child has exited and its output pipes are done: as asyncio closes the
