@@ -83,6 +83,7 @@ class StreamReader(asyncio.StreamReader, anyio.abc.ByteReceiveStream):
 
     # asyncio's helpers for its transport-fed reader: no transport here (see _inherit.py).
     _maybe_resume_transport = Absent()
+    _replace_transport = Absent()  # 3.14+ (start_tls's helper)
 
     def __init__(
         self,
