@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 import anyio
@@ -180,12 +180,17 @@ async def assert_cancel_point(awaitable: Awaitable[Any]) -> None:
     assert scope.cancelled_caught, "the call completed in a cancelled scope"
 
 
-class _Suspensions:
+class Suspensions:
     """Awaits ``awaitable`` and counts the times it yields to the loop: exact on every
-    backend (each suspension of the awaited coroutine is one)."""
+    backend (each suspension of the awaited coroutine is one). ``on_suspend(n)`` runs at
+    the n-th suspension, before the loop gets control (the cancellation matrix cancels
+    there)."""
 
-    def __init__(self, awaitable: Awaitable[Any]) -> None:
+    def __init__(
+        self, awaitable: Awaitable[Any], on_suspend: Callable[[int], object] | None = None
+    ) -> None:
         self.awaitable = awaitable
+        self.on_suspend = on_suspend
         self.count = 0
 
     def __await__(self) -> Generator[Any, Any, Any]:
@@ -198,6 +203,8 @@ class _Suspensions:
             except StopIteration as stop:
                 return stop.value
             self.count += 1
+            if self.on_suspend is not None:
+                self.on_suspend(self.count)
             try:
                 value, error = (yield yielded), None
             except BaseException as exc:  # the loop's cancellation, or GeneratorExit
@@ -207,7 +214,7 @@ class _Suspensions:
 async def assert_no_yield(awaitable: Awaitable[T]) -> T:
     """Await it and check that it did not yield to the loop: a call whose answer is ready
     (DESIGN semantics 10: no yield, as asyncio's own, but a cancel point)."""
-    stepper = _Suspensions(awaitable)
+    stepper = Suspensions(awaitable)
     result: T = await stepper
     assert stepper.count == 0, f"the call yielded {stepper.count} time(s) with its answer ready"
     return result

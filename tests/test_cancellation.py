@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from anysubprocess._backends import YIELD_EVERY
 
 from .conftest import (
     PY,
+    Suspensions,
     _children,
     _our_fds,
     assert_cancel_point,
@@ -34,36 +35,6 @@ from .conftest import (
 )
 
 T = TypeVar("T")
-
-
-class _CancelAt:
-    """Await ``coro``, counting the times it suspends; cancel ``scope`` at suspension ``k``.
-
-    The cancellation lands exactly there: anyio delivers it to a suspended task (asyncio), and
-    trio delivers it when the task blocks."""
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], scope: anyio.CancelScope, k: int) -> None:
-        self.coro = coro
-        self.scope = scope
-        self.k = k
-        self.suspensions = 0
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        inner = self.coro.__await__()
-        value: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                yielded = inner.throw(error) if error is not None else inner.send(value)
-            except StopIteration as stop:
-                return stop.value
-            self.suspensions += 1
-            if self.suspensions == self.k:
-                self.scope.cancel()
-            try:
-                value, error = (yield yielded), None
-            except BaseException as exc:  # the loop's cancellation, or GeneratorExit
-                value, error = None, exc
 
 
 async def _settled(before_fds: dict[int, str], before_kids: dict[int, str]) -> None:
@@ -99,7 +70,9 @@ async def run_matrix(case: Case, name: str, limit: int = 200) -> int:
     for k in range(1, limit):
         state = await case.setup()
         with anyio.CancelScope() as scope:
-            stepper = _CancelAt(case.op(state), scope, k)
+            stepper = Suspensions(  # the cancellation lands exactly at suspension k
+                case.op(state), lambda n, k=k, scope=scope: n == k and scope.cancel()
+            )
             result = await stepper
         cancelled = scope.cancelled_caught
         with anyio.fail_after(30):
@@ -111,7 +84,7 @@ async def run_matrix(case: Case, name: str, limit: int = 200) -> int:
             # Done: fewer than k suspensions. Or exactly k, when the k-th was the last and
             # its result was already on its way: on asyncio, anyio does not cancel a task
             # whose awaited future is done, and the operation completes (seen rarely).
-            assert stepper.suspensions <= k, f"{name}: completed although cancelled at {k}"
+            assert stepper.count <= k, f"{name}: completed although cancelled at {k}"
             print(f"cancellation points: {name}: {k - 1}")
             assert k > 1, f"{name} never suspended: not a checkpoint"
             return k - 1
