@@ -51,6 +51,9 @@ class _Worker:
             assert job is not None
             with contextlib.suppress(BaseException):  # a job reports its own errors
                 job()
+            # Not kept while parked: a job holds its pipe (or child), and a pipe a dropped
+            # Process leaves at EOF is closed when it goes, not 5 s later.
+            job = None
             with _lock:
                 _busy -= 1
                 if len(_idle) >= MAX_IDLE:
