@@ -5,6 +5,7 @@ ours (except the listed ones, which must fail: strict). See ``__init__.py``."""
 from __future__ import annotations
 
 import collections
+import fcntl
 import importlib.metadata
 import json
 import os
@@ -95,39 +96,42 @@ def run_cpython() -> list[str]:
 # -- anyio's tests/test_subprocesses.py ---------------------------------------------------------
 
 
-def anyio_test_file() -> Path:
-    """anyio's tests/test_subprocesses.py at the installed version, from its sdist (cached)."""
+def anyio_test_file(run_dir: Path) -> Path:
+    """anyio's tests/test_subprocesses.py at the installed version, from its sdist (downloaded
+    once into the cache), written with its pytest settings into ``run_dir``: a directory of
+    this run's own, since scripts/test runs the peers' suites of two Pythons at once."""
     version = importlib.metadata.version("anyio")
-    target = CACHE / f"anyio-{version}-run" / "test_subprocesses.py"
     CACHE.mkdir(parents=True, exist_ok=True)
     sdist = CACHE / f"anyio-{version}.tar.gz"
-    if not sdist.exists():  # downloaded once, then reused
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "-q",
-                "--disable-pip-version-check",
-                "--no-binary",
-                ":all:",
-                "--no-deps",
-                f"anyio=={version}",
-                "-d",
-                str(CACHE),
-            ],
-            check=True,
-        )
+    with open(CACHE / "download.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one download, even when two runs start together
+        if not sdist.exists():  # downloaded once, then reused
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--disable-pip-version-check",
+                    "--no-binary",
+                    ":all:",
+                    "--no-deps",
+                    f"anyio=={version}",
+                    "-d",
+                    str(CACHE),
+                ],
+                check=True,
+            )
+    target = run_dir / "test_subprocesses.py"
     with tarfile.open(sdist) as tar:
         member = tar.getmember(f"anyio-{version}/tests/test_subprocesses.py")
         source = tar.extractfile(member)
         assert source is not None
-        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source.read())
     # anyio's own pytest settings (its pyproject.toml), without its conftest: our plugin
     # gives the backends its conftest parametrises.
-    (target.parent / "pytest.ini").write_text(
+    (run_dir / "pytest.ini").write_text(
         "[pytest]\n"
         "addopts = -rsfE --tb=short --strict-config --strict-markers -p no:cacheprovider\n"
         "  -p tests.peers.anyio_plugin -p no:asyncio -p no:trio\n"
@@ -135,7 +139,7 @@ def anyio_test_file() -> Path:
         "filterwarnings = error\n"
     )
     # A conftest's fixtures override every plugin's (anyio's plugin has an anyio_backend too).
-    (target.parent / "conftest.py").write_text(
+    (run_dir / "conftest.py").write_text(
         "from tests.peers.anyio_plugin import anyio_backend, event_loop_implementation_name\n"
         "\n__all__ = ['anyio_backend', 'event_loop_implementation_name']\n"
     )
@@ -164,9 +168,9 @@ def _junit_outcomes(xml: Path) -> Outcomes:
 
 
 def run_anyio() -> list[str]:
-    test_file = anyio_test_file()
     results: dict[str, Outcomes] = {}
     with tempfile.TemporaryDirectory() as tmp:
+        test_file = anyio_test_file(Path(tmp))
         for mode in ("stock", "ours"):
             xml = Path(tmp) / f"{mode}.xml"
             env = dict(os.environ, ANYSUBPROCESS_PEER_MODE=mode)
