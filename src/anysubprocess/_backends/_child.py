@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -280,8 +281,11 @@ class PopenChild:
         for pipe in (self.stdin, self.stdout, self.stderr):
             if pipe is not None:
                 pipe.close()
-        if self.popen.returncode is None:
-            os.kill(self.pid, signal.SIGKILL)
+        if self.returncode is None:
+            # Without pidfd the watcher thread reaps: it may have done so just now (its
+            # status not yet taken), and the child is gone: nothing left to kill.
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
 
     def __del__(self) -> None:
         # The loop is gone (or never ran the watcher): free the fd, no loop calls here. An

@@ -8,6 +8,7 @@ runs). Nothing here needs fd readiness, a pidfd or a POSIX-only module.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -297,7 +298,10 @@ class ThreadChild:
     def kill_and_forget(self) -> None:
         self._close_pipes()
         if self._status is None:
-            self._kill_now()  # the exit thread reaps it
+            # The exit thread reaps it; it may have just now (closing the pipes can end a
+            # child blocked on them): then there is nothing left to kill.
+            with contextlib.suppress(ProcessLookupError):
+                self._kill_now()
 
 
 class ThreadBackend(PopenBackend[ThreadChild]):
