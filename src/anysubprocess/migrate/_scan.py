@@ -264,7 +264,9 @@ class _Collector(ast.NodeVisitor):
             self.visit(statement)
         self.scope = outer
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+    def _comprehension(
+        self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp
+    ) -> None:
         self.visit(node.generators[0].iter)  # evaluated in the enclosing scope
         outer, self.scope = self.scope, _Scope(self.scope)
         for i, generator in enumerate(node.generators):
@@ -273,23 +275,14 @@ class _Collector(ast.NodeVisitor):
                 self.visit(generator.iter)
             for condition in generator.ifs:
                 self.visit(condition)
-        self.visit(node.elt)
+        if isinstance(node, ast.DictComp):
+            self.visit(node.key)
+            self.visit(node.value)
+        else:
+            self.visit(node.elt)
         self.scope = outer
 
-    visit_ListComp = visit_SetComp = visit_GeneratorExp = _comprehension
-
-    def visit_DictComp(self, node: ast.DictComp) -> None:
-        self.visit(node.generators[0].iter)
-        outer, self.scope = self.scope, _Scope(self.scope)
-        for i, generator in enumerate(node.generators):
-            self.visit(generator.target)
-            if i:
-                self.visit(generator.iter)
-            for condition in generator.ifs:
-                self.visit(condition)
-        self.visit(node.key)
-        self.visit(node.value)
-        self.scope = outer
+    visit_ListComp = visit_SetComp = visit_GeneratorExp = visit_DictComp = _comprehension
 
     # -- bindings ------------------------------------------------------------------------
     def visit_Import(self, node: ast.Import) -> None:
