@@ -440,16 +440,14 @@ class _Resolver:
         return None, None
 
     def qualify(self, expr: ast.expr, scope: _Scope) -> str | None:
-        parts: list[str] = []
-        while isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        if not isinstance(expr, ast.Name):
+        dotted = _dotted(expr)
+        if dotted is None:
             return None
-        target, _ = self.lookup(expr.id, scope)
+        head, dot, rest = dotted.partition(".")
+        target, _ = self.lookup(head, scope)
         if target is None:
             return None
-        return ".".join([target, *reversed(parts)])
+        return target + dot + rest
 
     def is_loop(self, expr: ast.expr, scope: _Scope) -> bool:
         if isinstance(expr, ast.Call):
